@@ -1,0 +1,152 @@
+//! Greedy CTC decoding with the recogniser's character list, an optional
+//! per-deployment alphabet, and Unicode normalisation of the result.
+
+use ndarray::ArrayView2;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{OcrError, Result};
+
+/// Which characters the decoder may emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Alphabet {
+    /// Everything the model knows (multilingual).
+    #[default]
+    Full,
+    /// Latin script: ASCII plus the Latin-1 and Latin Extended-A letters and
+    /// common currency signs. Stops CJK look-alikes (`一` for `-`, `口` for
+    /// `O`) on Western receipts.
+    Latin,
+}
+
+impl Alphabet {
+    fn admits(self, ch: &str) -> bool {
+        match self {
+            Alphabet::Full => true,
+            Alphabet::Latin => ch.chars().all(|c| {
+                matches!(c, ' '..='~' | '\u{A0}'..='\u{17F}' | '€' | '₹' | '₩' | '₱' | '₫' | '–' | '—' | '‘' | '’' | '“' | '”' | '•')
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Alphabet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" | "all" => Ok(Alphabet::Full),
+            "latin" => Ok(Alphabet::Latin),
+            other => Err(format!("unknown alphabet `{other}` (expected `full` or `latin`)")),
+        }
+    }
+}
+
+/// Class 0 is the CTC blank, then the model's characters, then a space.
+#[derive(Debug, Clone)]
+pub struct CtcDecoder {
+    classes: Vec<String>,
+    allowed: Vec<bool>,
+}
+
+impl CtcDecoder {
+    /// Builds a decoder from the newline-separated `character` metadata.
+    pub fn new(characters: &str, alphabet: Alphabet) -> Self {
+        let mut classes = vec![String::new()];
+        classes.extend(characters.split('\n').map(str::to_owned));
+        classes.push(" ".to_owned());
+        let allowed = classes.iter().enumerate().map(|(i, c)| i == 0 || alphabet.admits(c)).collect();
+        Self { classes, allowed }
+    }
+
+    /// Decodes one `T×C` matrix of per-step class probabilities into text and
+    /// a confidence (the mean probability of the emitted characters).
+    pub fn decode(&self, probs: ArrayView2<f32>) -> Result<(String, f32)> {
+        if probs.ncols() != self.classes.len() {
+            return Err(OcrError::ModelOutput(format!(
+                "recogniser has {} classes, its character list {}",
+                probs.ncols(),
+                self.classes.len()
+            )));
+        }
+        let mut text = String::new();
+        let (mut sum, mut n) = (0.0f32, 0u32);
+        let mut previous = 0usize;
+        for step in probs.rows() {
+            let (best, p) = step
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.allowed[*i])
+                .fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });
+            if best != 0 && best != previous {
+                text.push_str(&self.classes[best]);
+                sum += p;
+                n += 1;
+            }
+            previous = best;
+        }
+        let text: String = text.nfkc().collect();
+        let confidence = if n == 0 { 0.0 } else { sum / n as f32 };
+        Ok((text.trim().to_owned(), confidence))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    // Classes: 0 blank, 1 "A", 2 "B", 3 "一", 4 "：", 5 space.
+    const CHARS: &str = "A\nB\n一\n：";
+
+    fn steps(best: &[(usize, f32)]) -> Array2<f32> {
+        let mut m = Array2::<f32>::zeros((best.len(), 6));
+        for (t, &(c, p)) in best.iter().enumerate() {
+            m.row_mut(t).fill((1.0 - p) / 5.0);
+            m[[t, c]] = p;
+        }
+        m
+    }
+
+    #[test]
+    fn collapses_repeats_and_drops_blanks() {
+        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        let m = steps(&[(1, 0.9), (1, 0.9), (0, 0.9), (1, 0.7), (5, 0.8), (2, 0.6), (0, 0.99)]);
+        let (text, conf) = d.decode(m.view()).unwrap();
+        assert_eq!(text, "AA B");
+        assert!((conf - (0.9 + 0.7 + 0.8 + 0.6) / 4.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn normalises_full_width_punctuation() {
+        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        let (text, _) = d.decode(steps(&[(1, 0.9), (4, 0.9), (2, 0.9)]).view()).unwrap();
+        assert_eq!(text, "A:B");
+    }
+
+    #[test]
+    fn latin_alphabet_picks_the_best_allowed_class() {
+        // "一" wins, but second best is "B".
+        let mut m = steps(&[(3, 0.6)]);
+        m[[0, 2]] = 0.3;
+        assert_eq!(CtcDecoder::new(CHARS, Alphabet::Full).decode(m.view()).unwrap().0, "一");
+        let (text, conf) = CtcDecoder::new(CHARS, Alphabet::Latin).decode(m.view()).unwrap();
+        assert_eq!((text.as_str(), conf), ("B", 0.3));
+    }
+
+    #[test]
+    fn all_blank_is_empty_with_zero_confidence() {
+        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        assert_eq!(d.decode(steps(&[(0, 0.99), (0, 0.99)]).view()).unwrap(), (String::new(), 0.0));
+    }
+
+    #[test]
+    fn class_count_mismatch_is_an_error() {
+        let d = CtcDecoder::new("A", Alphabet::Full);
+        assert!(d.decode(steps(&[(1, 0.9)]).view()).is_err());
+    }
+
+    #[test]
+    fn parses_alphabet_names() {
+        assert_eq!("Latin".parse::<Alphabet>(), Ok(Alphabet::Latin));
+        assert!("klingon".parse::<Alphabet>().is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! The engine seam: every stage talks to a [`Model`], and [`OrtModel`] is the
+//! ONNX Runtime implementation. Tests drive the stages with fake models.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use ndarray::{ArrayD, ArrayView4};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::TensorRef;
+
+use crate::error::{OcrError, Result};
+
+/// A single-input, single-output f32 network (all PP-OCR models are).
+pub trait Model: Send {
+    fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>>;
+}
+
+/// How ONNX Runtime sessions are built.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Threads each session uses inside one operator.
+    pub intra_threads: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self { intra_threads: 1 }
+    }
+}
+
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+    OnceLock::new();
+
+/// Loads the ONNX Runtime shared library once per process.
+///
+/// ONNX Runtime allows one environment per process, so later calls return the
+/// first outcome whatever path they pass.
+pub fn init_runtime(dylib: &Path) -> Result<&'static ort::environment::Environment> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            if !dylib.is_file() {
+                return Err(OcrError::MissingFile {
+                    what: "ONNX Runtime library",
+                    path: dylib.to_path_buf(),
+                }
+                .to_string());
+            }
+            ort::init_from(dylib)
+                .map_err(|e| e.to_string())?
+                .with_name("inference-hub")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| OcrError::Runtime(e.clone()))
+}
+
+/// An ONNX model running on ONNX Runtime's CPU provider.
+pub struct OrtModel {
+    session: Session,
+}
+
+impl OrtModel {
+    /// Builds a session for `path`; [`init_runtime`] must have succeeded first.
+    pub fn load(path: &Path, what: &'static str, options: &RuntimeOptions) -> Result<Self> {
+        if !path.is_file() {
+            return Err(OcrError::MissingFile {
+                what,
+                path: path.to_path_buf(),
+            });
+        }
+        let env = ENVIRONMENT
+            .get()
+            .and_then(|e| e.as_ref().ok())
+            .ok_or_else(|| OcrError::Runtime("ONNX Runtime is not initialised".into()))?;
+        let session = Session::builder(env)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(ort::Error::from)?
+            .with_intra_threads(options.intra_threads)
+            .map_err(ort::Error::from)?
+            .with_inter_threads(1)
+            .map_err(ort::Error::from)?
+            .commit_from_file(path)?;
+        Ok(Self { session })
+    }
+
+    /// A custom metadata value of the model (e.g. the recogniser's `character`).
+    pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.session.metadata()?.custom(key))
+    }
+}
+
+impl Model for OrtModel {
+    fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
+        let tensor = TensorRef::from_array_view(input)?;
+        let outputs = self.session.run(ort::inputs![tensor])?;
+        Ok(outputs[0].try_extract_array::<f32>()?.to_owned())
+    }
+}

@@ -1,0 +1,55 @@
+//! Receipt and document OCR with PaddleOCR (PP-OCR) models on ONNX Runtime.
+//!
+//! This crate is the pipeline only: no HTTP, no async. Stages, lowest first
+//! (each module imports only from the ones above it):
+//!
+//! | module        | stage                                                        |
+//! |---------------|--------------------------------------------------------------|
+//! | `error`       | [`OcrError`], the one error type                             |
+//! | `geometry`    | quads, minimum-area rectangles, DB unclip (via `geo`)        |
+//! | `engine`      | the [`Model`] seam and its ONNX Runtime implementation       |
+//! | `decode`      | bytes → upright RGB (format sniffing, limits, EXIF)          |
+//! | `detection`   | DB detector: resize policy, normalisation, map → boxes       |
+//! | `layout`      | reading order                                                |
+//! | `crop`        | perspective crop of each line at the recogniser's height     |
+//! | `ctc`         | greedy CTC decoding, alphabet restriction, NFKC              |
+//! | `recognition` | width-sorted batching of crops through the recogniser        |
+//! | `orientation` | optional 0°/180° line classifier                             |
+//! | `models`      | model file names and checks                                  |
+//! | `pipeline`    | [`OcrEngine`]: all of the above, image in, [`TextLine`]s out |
+//!
+//! ```no_run
+//! use hub_ocr::{ModelFiles, OcrEngine, OcrOptions, RuntimeOptions, init_runtime};
+//! # fn main() -> hub_ocr::Result<()> {
+//! init_runtime("vendor/onnxruntime/libonnxruntime.so.1.31.1".as_ref())?;
+//! let files = ModelFiles::in_dir("vendor/models".as_ref());
+//! let mut ocr = OcrEngine::load(&files, &RuntimeOptions::default(), OcrOptions::default())?;
+//! for line in ocr.read_bytes(&std::fs::read("receipt.jpg").unwrap())? {
+//!     println!("{:.2} {}", line.confidence, line.text);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod crop;
+mod ctc;
+mod decode;
+mod detection;
+mod engine;
+mod error;
+mod geometry;
+mod layout;
+mod models;
+mod orientation;
+mod pipeline;
+mod recognition;
+
+pub use ctc::Alphabet;
+pub use decode::{DecodeLimits, decode_image, sniff_format};
+pub use detection::DetOptions;
+pub use engine::{Model, OrtModel, RuntimeOptions, init_runtime};
+pub use error::{OcrError, Result};
+pub use geometry::{Point, Quad};
+pub use models::{CLASSIFIER_FILE, DETECTOR_FILE, ModelFiles, RECOGNIZER_FILE};
+pub use pipeline::{OcrEngine, OcrOptions, TextLine};
+pub use recognition::RecOptions;

@@ -1,0 +1,172 @@
+//! Command line and environment configuration. Every flag has an
+//! environment variable, so containers and systemd units configure by env.
+
+use std::path::{Path, PathBuf};
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use hub_ocr::{Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RuntimeOptions, init_runtime};
+
+/// ONNX Runtime library file name inside the set-up folder.
+const ORT_LIB: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+
+#[derive(Debug, Parser)]
+#[command(name = "inference-hub", version, about = "Receipt and document OCR service (PP-OCR on ONNX Runtime)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (all-in-one: API and model workers).
+    Serve(ServeArgs),
+    /// OCR image files once and print the lines.
+    Ocr(OcrArgs),
+    /// Check the model files and ONNX Runtime, load them and report.
+    Models(EngineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "HUB_PORT", default_value_t = 8100)]
+    pub port: u16,
+    /// Largest accepted upload, in MiB.
+    #[arg(long, env = "HUB_MAX_UPLOAD_MB", default_value_t = 10)]
+    pub max_upload_mb: usize,
+    /// Requests that may wait for a worker; more are refused with 503.
+    #[arg(long, env = "HUB_QUEUE_SIZE", default_value_t = 32)]
+    pub queue_size: usize,
+    /// Seconds between "Memory usage" log lines (0: never).
+    #[arg(long, env = "HUB_MEMORY_LOG_SECS", default_value_t = 60)]
+    pub memory_log_secs: u64,
+    /// Serve OCR (the hub's deployment flag).
+    #[arg(long, env = "AI_ENABLE_OCR", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub enable_ocr: bool,
+    /// Speech-to-text; not part of this build, accepted for compatibility.
+    #[arg(long, env = "AI_ENABLE_STT", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub enable_stt: bool,
+    /// Text-to-speech; not part of this build, accepted for compatibility.
+    #[arg(long, env = "AI_ENABLE_TTS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub enable_tts: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OcrArgs {
+    /// Image files (JPEG, PNG, WEBP, BMP).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print the service's JSON response per file, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write `<name>.json` per image into this folder.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// ONNX Runtime shared library [default: vendor/onnxruntime/... from `make setup`].
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Folder with the PP-OCR models [default: vendor/models from `make setup`].
+    #[arg(long, env = "HUB_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Inference workers, each with its own model sessions [default: one per core].
+    #[arg(long, env = "HUB_WORKERS")]
+    pub workers: Option<usize>,
+    /// ONNX Runtime threads per worker [default: cores / workers].
+    #[arg(long, env = "HUB_THREADS")]
+    pub threads: Option<usize>,
+    /// Turn upside-down text lines with the orientation classifier.
+    #[arg(long, env = "HUB_ORIENTATION", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub orientation: bool,
+    /// Characters the recogniser may output: `full` (multilingual) or `latin`.
+    #[arg(long, env = "HUB_ALPHABET", default_value = "full")]
+    pub alphabet: Alphabet,
+    /// Longest detector input side, in pixels.
+    #[arg(long, env = "HUB_DET_MAX_SIDE", default_value_t = DetOptions::default().max_side)]
+    pub det_max_side: u32,
+    /// Shortest detector input side, in pixels (small images are enlarged).
+    #[arg(long, env = "HUB_DET_MIN_SIDE", default_value_t = DetOptions::default().min_side)]
+    pub det_min_side: u32,
+    /// Largest image accepted, in megapixels (checked before decoding).
+    #[arg(long, env = "HUB_MAX_MEGAPIXELS", default_value_t = 50)]
+    pub max_megapixels: u64,
+}
+
+impl EngineArgs {
+    pub fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(Self::cores).max(1)
+    }
+
+    pub fn threads_per_worker(&self) -> usize {
+        self.threads.unwrap_or_else(|| (Self::cores() / self.worker_count()).max(1))
+    }
+
+    pub fn ort_lib(&self) -> PathBuf {
+        self.ort_lib.clone().unwrap_or_else(|| vendor_dir().join(ORT_LIB))
+    }
+
+    pub fn model_dir(&self) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(|| vendor_dir().join("models"))
+    }
+
+    pub fn model_files(&self) -> ModelFiles {
+        ModelFiles::in_dir(&self.model_dir())
+    }
+
+    pub fn ocr_options(&self) -> OcrOptions {
+        let defaults = OcrOptions::default();
+        OcrOptions {
+            decode: DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, ..defaults.decode },
+            detection: DetOptions { max_side: self.det_max_side, min_side: self.det_min_side, ..defaults.detection },
+            orientation: self.orientation,
+            alphabet: self.alphabet,
+            ..defaults
+        }
+    }
+
+    /// Loads ONNX Runtime and one engine; call once per worker.
+    pub fn load_engine(&self) -> Result<OcrEngine, OcrError> {
+        init_runtime(&self.ort_lib())?;
+        let runtime = RuntimeOptions { intra_threads: self.threads_per_worker() };
+        OcrEngine::load(&self.model_files(), &runtime, self.ocr_options())
+    }
+}
+
+/// Where `make setup` put its files: `./vendor` when run from the checkout,
+/// else next to the binary's checkout (`target/<profile>/../../vendor`),
+/// else `/opt/inference-hub/vendor` (the container layout).
+fn vendor_dir() -> PathBuf {
+    let from_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent()?.parent().map(|p| p.join("vendor")));
+    let candidates = [Some(PathBuf::from("vendor")), from_exe, Some(PathBuf::from("/opt/inference-hub/vendor"))];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| Path::new("vendor").to_path_buf())
+}

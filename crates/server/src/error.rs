@@ -1,0 +1,127 @@
+//! The service's one error contract. Every failure, from a bad upload to a
+//! missing route, leaves as
+//! `{"error": {"code": "...", "type": "...", "message": "..."}}` with the
+//! status below. Codes are stable; messages are for people. See docs/errors.md.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hub_ocr::OcrError;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The request has no image part (`file` or `image_file`).
+    MissingFile,
+    /// The body is not `multipart/form-data`, or its encoding is broken.
+    BadMultipart(String),
+    /// The image part holds zero bytes.
+    EmptyFile,
+    /// The upload exceeds the configured size limit (bytes).
+    FileTooLarge(usize),
+    /// The bytes are not a JPEG, PNG, WEBP or BMP image.
+    UnsupportedFormat,
+    /// A supported format that cannot be decoded (truncated, corrupt).
+    InvalidImage(String),
+    /// The image is decodable in principle but over the pixel limits.
+    ImageTooLarge(String),
+    /// Models are still loading.
+    NotReady,
+    /// Model loading failed; the service cannot serve inference.
+    ModelsUnavailable(String),
+    /// The inference queue is full.
+    Overloaded,
+    /// The capability is switched off in this deployment.
+    CapabilityDisabled(&'static str),
+    NotFound,
+    MethodNotAllowed,
+    /// A failure inside inference; details go to the log, not the client.
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            MissingFile | BadMultipart(_) | EmptyFile | InvalidImage(_) => StatusCode::BAD_REQUEST,
+            FileTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            NotReady | ModelsUnavailable(_) | Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            CapabilityDisabled(_) | NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            MissingFile => "missing_file",
+            BadMultipart(_) => "invalid_multipart",
+            EmptyFile => "empty_file",
+            FileTooLarge(_) => "file_too_large",
+            UnsupportedFormat => "unsupported_media_type",
+            InvalidImage(_) => "invalid_image",
+            ImageTooLarge(_) => "image_too_large",
+            NotReady => "models_loading",
+            ModelsUnavailable(_) => "models_unavailable",
+            Overloaded => "overloaded",
+            CapabilityDisabled(_) => "capability_disabled",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            Internal => "internal_error",
+        }
+    }
+
+    /// Whose fault: the caller's (`invalid_request`) or ours (`server`).
+    pub fn kind(&self) -> &'static str {
+        if self.status().is_client_error() { "invalid_request" } else { "server" }
+    }
+
+    pub fn message(&self) -> String {
+        use ApiError::*;
+        match self {
+            MissingFile => "no image in the request: send multipart/form-data with the image in a field named `file` (or `image_file`)".into(),
+            BadMultipart(why) => format!("the body is not valid multipart/form-data: {why}"),
+            EmptyFile => "the uploaded file is empty".into(),
+            FileTooLarge(limit) => format!("the upload exceeds the limit of {} MB", limit / (1024 * 1024)),
+            UnsupportedFormat => "unsupported image format: send JPEG, PNG, WEBP or BMP".into(),
+            InvalidImage(why) => format!("the image cannot be decoded: {why}"),
+            ImageTooLarge(why) => format!("image too large: {why}"),
+            NotReady => "models are still loading; retry shortly".into(),
+            ModelsUnavailable(why) => format!("models failed to load: {why}"),
+            Overloaded => "too many requests in flight; retry shortly".into(),
+            CapabilityDisabled(what) => format!("{what} is disabled in this deployment"),
+            NotFound => "no such endpoint; see /health for the available ones".into(),
+            MethodNotAllowed => "method not allowed on this endpoint".into(),
+            Internal => "internal error while processing the image".into(),
+        }
+    }
+}
+
+impl From<OcrError> for ApiError {
+    fn from(err: OcrError) -> Self {
+        match err {
+            OcrError::EmptyInput => ApiError::EmptyFile,
+            OcrError::UnsupportedFormat => ApiError::UnsupportedFormat,
+            OcrError::Decode(why) => ApiError::InvalidImage(why),
+            OcrError::TooLarge(why) => ApiError::ImageTooLarge(why),
+            OcrError::MissingFile { .. } | OcrError::Runtime(_) | OcrError::ModelOutput(_) => {
+                tracing::error!(error = %err, "inference failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = json!({"error": {"code": self.code(), "type": self.kind(), "message": self.message()}});
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, ApiError::NotReady | ApiError::Overloaded) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,64 @@
+//! `POST /v1/ocr/receipt` (and aliases): one image in a multipart form.
+
+use axum::Json;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::response::OcrResponse;
+use crate::state::{OcrStatus, SharedState};
+
+/// Form fields that carry the image.
+const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
+
+pub async fn recognize(
+    State(state): State<SharedState>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<OcrResponse>, ApiError> {
+    let ocr = state.ocr.as_ref().ok_or(ApiError::CapabilityDisabled("OCR"))?;
+    // Refuse before reading the upload when there is nothing to run it on.
+    let loaded = match ocr.status() {
+        OcrStatus::Loading => return Err(ApiError::NotReady),
+        OcrStatus::Failed(why) => return Err(ApiError::ModelsUnavailable(why.to_owned())),
+        OcrStatus::Ready(loaded) => loaded,
+    };
+    let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
+    let image = read_image(form, state.max_upload_bytes).await?;
+    let done = loaded.pool.recognize(image).await?;
+    let millis = done.elapsed.as_secs_f64() * 1000.0;
+    // Counts and timings only: recognised text never reaches the log.
+    tracing::info!(lines = done.lines.len(), "OCR processing time: {millis:.1} ms");
+    Ok(Json(OcrResponse::new(done.lines, done.elapsed)))
+}
+
+/// The single image part of the form; other text fields are ignored.
+async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut image: Option<Vec<u8>> = None;
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, limit))? {
+        if !field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) {
+            continue;
+        }
+        if image.is_some() {
+            return Err(ApiError::BadMultipart("send one image per request".into()));
+        }
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        if bytes.len() > limit {
+            return Err(ApiError::FileTooLarge(limit));
+        }
+        image = Some(bytes.to_vec());
+    }
+    match image {
+        None => Err(ApiError::MissingFile),
+        Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::FileTooLarge(limit)
+    } else {
+        ApiError::BadMultipart(err.body_text())
+    }
+}

@@ -1,0 +1,48 @@
+//! Liveness, readiness and health: cheap, lock-free, never blocked by models.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::OCR_ROUTES;
+use crate::memory::rss_mb;
+use crate::state::{OcrStatus, SharedState};
+
+pub async fn live() -> Json<Value> {
+    Json(json!({"status": "alive"}))
+}
+
+pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
+    let loaded = state.models_loaded();
+    let status = if loaded { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": loaded, "models_loaded": loaded})))
+}
+
+pub async fn health(State(state): State<SharedState>) -> Json<Value> {
+    let mut endpoints = vec!["/live", "/ready", "/health"];
+    let (mut status, mut load_error, mut load_time_ms, mut workers) = ("healthy", None, None, None);
+    if let Some(ocr) = &state.ocr {
+        endpoints.extend(OCR_ROUTES);
+        match ocr.status() {
+            OcrStatus::Loading => status = "loading",
+            OcrStatus::Failed(why) => (status, load_error) = ("unhealthy", Some(why.to_owned())),
+            OcrStatus::Ready(loaded) => {
+                load_time_ms = Some(loaded.load_time.as_millis() as u64);
+                workers = Some(loaded.pool.workers());
+            }
+        }
+    }
+    Json(json!({
+        "status": status,
+        "models_loaded": state.models_loaded(),
+        "available_endpoints": endpoints,
+        "memory_mb": rss_mb(),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "models": state.model_names,
+        "load_time_ms": load_time_ms,
+        "load_error": load_error,
+        "workers": workers,
+    }))
+}

@@ -1,0 +1,52 @@
+//! `inference-hub`: the receipt OCR service and its command line.
+//!
+//! | module     | role                                                   |
+//! |------------|--------------------------------------------------------|
+//! | `cli`      | flags and environment → configuration, engine loading  |
+//! | `serve`    | the server loop: bind, background model load, shutdown |
+//! | `http`     | routes: probes and the OCR endpoints                   |
+//! | `pool`     | worker threads that own the engines, bounded queue     |
+//! | `state`    | what the handlers share; model lifecycle               |
+//! | `error`    | the JSON error contract and its status codes           |
+//! | `response` | the OCR response body                                  |
+//! | `oneshot`  | `ocr` and `models` subcommands                         |
+//! | `memory`   | RSS readings                                           |
+//!
+//! The pipeline itself lives in the `hub-ocr` crate.
+
+mod cli;
+mod error;
+mod http;
+mod memory;
+mod oneshot;
+mod pool;
+mod response;
+mod serve;
+mod state;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, LogFormat};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve::run(args)),
+        Command::Ocr(args) => oneshot::run(args),
+        Command::Models(args) => oneshot::check_models(&args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,ort=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

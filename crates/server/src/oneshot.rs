@@ -1,0 +1,66 @@
+//! `inference-hub ocr FILE...`: the serving pipeline without a server.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::cli::{EngineArgs, OcrArgs};
+use crate::response::OcrResponse;
+
+pub fn run(mut args: OcrArgs) -> anyhow::Result<()> {
+    // One engine, all cores: there is no concurrency to share them with.
+    args.engine.workers = Some(1);
+    let mut engine = args.engine.load_engine().context("loading models")?;
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for file in &args.files {
+        match recognize_file(&mut engine, file) {
+            Ok(response) => {
+                if args.json {
+                    writeln!(out, "{}", serde_json::to_string(&response)?)?;
+                } else {
+                    writeln!(out, "== {} ({} lines, {} ms)", file.display(), response.line_count, response.processing_time_ms)?;
+                    for line in &response.lines {
+                        writeln!(out, "{:.3}\t{}", line.confidence, line.text)?;
+                    }
+                }
+                if let Some(dir) = &args.out_dir {
+                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                    std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_vec(&response)?)?;
+                }
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("{}: {err:#}", file.display());
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} of {} files failed", args.files.len());
+    Ok(())
+}
+
+fn recognize_file(engine: &mut hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<OcrResponse> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let started = Instant::now();
+    let lines = engine.read_bytes(&bytes)?;
+    Ok(OcrResponse::new(lines, started.elapsed()))
+}
+
+/// `inference-hub models`: where everything is, and whether it loads.
+pub fn check_models(engine: &EngineArgs) -> anyhow::Result<()> {
+    let files = engine.model_files();
+    println!("ONNX Runtime: {}", engine.ort_lib().display());
+    for path in [&files.detector, &files.recognizer, &files.classifier] {
+        let size = std::fs::metadata(path).map(|m| format!("{:.1} MB", m.len() as f64 / 1e6));
+        println!("model:        {} ({})", path.display(), size.unwrap_or_else(|_| "missing".into()));
+    }
+    let started = Instant::now();
+    engine.load_engine().context("loading models")?;
+    println!("loaded in {} ms", started.elapsed().as_millis());
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Inference workers. Each worker thread owns one [`OcrEngine`] (ONNX Runtime
+//! sessions need `&mut` to run), takes jobs from a bounded queue and answers
+//! on a oneshot channel, so no inference ever runs on the async runtime.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+use hub_ocr::{OcrEngine, TextLine};
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+
+/// The outcome of one image.
+pub struct Recognized {
+    pub lines: Vec<TextLine>,
+    /// Decode plus pipeline time on the worker, without queueing.
+    pub elapsed: Duration,
+}
+
+struct Job {
+    image: Vec<u8>,
+    reply: oneshot::Sender<Result<Recognized, ApiError>>,
+}
+
+/// A fixed set of workers behind a bounded queue.
+pub struct OcrPool {
+    jobs: Sender<Job>,
+    workers: usize,
+}
+
+impl OcrPool {
+    /// Starts one worker thread per engine; at most `queue` jobs wait.
+    pub fn start(engines: Vec<OcrEngine>, queue: usize) -> std::io::Result<Self> {
+        let (jobs, inbox) = bounded::<Job>(queue.max(1));
+        let workers = engines.len();
+        for (i, mut engine) in engines.into_iter().enumerate() {
+            let inbox = inbox.clone();
+            thread::Builder::new().name(format!("ocr-worker-{i}")).spawn(move || {
+                for job in inbox {
+                    // The client went away while the job was queued: skip it.
+                    if job.reply.is_closed() {
+                        continue;
+                    }
+                    let _ = job.reply.send(run_one(&mut engine, &job.image));
+                }
+            })?;
+        }
+        Ok(Self { jobs, workers })
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Queues an image and waits for its lines. A full queue is refused at
+    /// once rather than left to grow.
+    pub async fn recognize(&self, image: Vec<u8>) -> Result<Recognized, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.try_send(Job { image, reply }).map_err(|e| match e {
+            TrySendError::Full(_) => ApiError::Overloaded,
+            TrySendError::Disconnected(_) => ApiError::Internal,
+        })?;
+        answer.await.map_err(|_| ApiError::Internal)?
+    }
+}
+
+/// One image on one engine. A panic in native or pipeline code fails this
+/// request only; the worker and its engine carry on.
+fn run_one(engine: &mut OcrEngine, image: &[u8]) -> Result<Recognized, ApiError> {
+    let started = Instant::now();
+    match catch_unwind(AssertUnwindSafe(|| engine.read_bytes(image))) {
+        Ok(Ok(lines)) => Ok(Recognized { lines, elapsed: started.elapsed() }),
+        Ok(Err(err)) => Err(ApiError::from(err)),
+        Err(_) => {
+            tracing::error!("inference panicked; the request failed, the worker continues");
+            Err(ApiError::Internal)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The OCR response body, shared by the HTTP API and `inference-hub ocr --json`.
+
+use std::time::Duration;
+
+use hub_ocr::TextLine;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OcrResponse {
+    pub lines: Vec<Line>,
+    pub line_count: usize,
+    pub avg_confidence: f64,
+    pub processing_time_ms: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Line {
+    pub text: String,
+    pub confidence: f64,
+    /// Corners in original pixels, clockwise from top-left.
+    pub bbox: [[i64; 2]; 4],
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+impl OcrResponse {
+    pub fn new(lines: Vec<TextLine>, elapsed: Duration) -> Self {
+        let avg = if lines.is_empty() {
+            0.0
+        } else {
+            lines.iter().map(|l| f64::from(l.confidence)).sum::<f64>() / lines.len() as f64
+        };
+        let lines: Vec<Line> = lines
+            .into_iter()
+            .map(|l| Line {
+                confidence: round(f64::from(l.confidence), 4),
+                bbox: l.bbox.map(|[x, y]| [x.round() as i64, y.round() as i64]),
+                text: l.text,
+            })
+            .collect();
+        Self {
+            line_count: lines.len(),
+            lines,
+            avg_confidence: round(avg, 4),
+            processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarises_lines() {
+        let line = |text: &str, confidence| TextLine {
+            text: text.into(),
+            confidence,
+            bbox: [[0.4, 1.6], [10.0, 1.0], [10.0, 5.0], [0.0, 5.0]],
+        };
+        let r = OcrResponse::new(vec![line("A", 0.9), line("B", 0.6)], Duration::from_micros(12_345));
+        assert_eq!(r.line_count, 2);
+        assert_eq!(r.avg_confidence, 0.75);
+        assert_eq!(r.processing_time_ms, 12.3);
+        assert_eq!(r.lines[0].bbox, [[0, 2], [10, 1], [10, 5], [0, 5]]);
+        let empty = OcrResponse::new(vec![], Duration::ZERO);
+        assert_eq!((empty.line_count, empty.avg_confidence), (0, 0.0));
+    }
+}

@@ -1,0 +1,107 @@
+//! `inference-hub serve`: bind first, answer probes at once, load models on
+//! a background thread, shut down gracefully on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hub_ocr::{DETECTOR_FILE, OcrEngine, OcrError, RECOGNIZER_FILE};
+use tokio::net::TcpListener;
+
+use crate::cli::{EngineArgs, ServeArgs};
+use crate::memory::rss_mb;
+use crate::pool::OcrPool;
+use crate::state::{AppState, Loaded, OcrCapability, SharedState};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.enable_stt || args.enable_tts {
+        tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
+    }
+    let state: SharedState = Arc::new(AppState {
+        started: Instant::now(),
+        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
+        ocr: args.enable_ocr.then(OcrCapability::default),
+        model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
+    });
+
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+
+    if state.ocr.is_some() {
+        let state = state.clone();
+        let (engine, queue) = (args.engine.clone(), args.queue_size);
+        thread::Builder::new().name("model-loader".into()).spawn(move || load_models(&state, &engine, queue))?;
+    } else {
+        tracing::info!("OCR disabled (AI_ENABLE_OCR=0): no models loaded");
+    }
+    if args.memory_log_secs > 0 {
+        tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
+    }
+
+    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+fn model_names(engine: &EngineArgs) -> Vec<String> {
+    let mut names = vec![DETECTOR_FILE.to_owned(), RECOGNIZER_FILE.to_owned()];
+    if engine.orientation {
+        names.push(hub_ocr::CLASSIFIER_FILE.to_owned());
+    }
+    names
+}
+
+/// Loads one engine per worker (in parallel) and publishes the pool.
+fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
+    let Some(ocr) = &state.ocr else { return };
+    tracing::info!(workers = engine.worker_count(), threads = engine.threads_per_worker(), "Loading PaddleOCR models...");
+    let started = Instant::now();
+    let engines: Result<Vec<OcrEngine>, OcrError> = thread::scope(|scope| {
+        let loads: Vec<_> = (0..engine.worker_count()).map(|_| scope.spawn(|| engine.load_engine())).collect();
+        loads.into_iter().map(|l| l.join().expect("model loading panicked")).collect()
+    });
+    let outcome = engines.map_err(|e| e.to_string()).and_then(|engines| {
+        let pool = OcrPool::start(engines, queue).map_err(|e| format!("cannot start workers: {e}"))?;
+        Ok(Loaded { pool, load_time: started.elapsed() })
+    });
+    match &outcome {
+        Ok(loaded) => tracing::info!(
+            memory_mb = rss_mb(),
+            "Models loaded successfully in {} ms",
+            loaded.load_time.as_millis()
+        ),
+        Err(why) => tracing::error!(
+            "Model loading failed: {why}. Run `make setup` to fetch the models and ONNX Runtime, \
+             or point --model-dir/HUB_MODEL_DIR and --ort-lib/ORT_DYLIB_PATH at them. \
+             /ready stays 503 until the service is restarted with working files."
+        ),
+    }
+    ocr.finish(outcome);
+}
+
+async fn log_memory(every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        ticker.tick().await;
+        tracing::info!("Memory usage: {:.1} MB", rss_mb());
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

