@@ -50,10 +50,7 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
         return Err(OcrError::Decode("the image has no pixels".into()));
     }
     if u64::from(w) * u64::from(h) > limits.max_pixels {
-        return Err(OcrError::TooLarge(format!(
-            "{w}x{h} pixels exceeds the limit of {} pixels",
-            limits.max_pixels
-        )));
+        return Err(OcrError::TooLarge(format!("{w}x{h} pixels exceeds the limit of {} pixels", limits.max_pixels)));
     }
     // A broken EXIF block must not lose an otherwise good image.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);

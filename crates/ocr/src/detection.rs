@@ -86,9 +86,7 @@ pub fn detect(model: &mut dyn Model, image: &RgbImage, opts: &DetOptions) -> Res
     let output = model.run(input.view())?;
     let shape = output.shape().to_vec();
     let map = match shape.as_slice() {
-        [1, 1, h, w] => output
-            .into_shape_with_order((*h, *w))
-            .map_err(|e| OcrError::ModelOutput(e.to_string()))?,
+        [1, 1, h, w] => output.into_shape_with_order((*h, *w)).map_err(|e| OcrError::ModelOutput(e.to_string()))?,
         _ => return Err(OcrError::ModelOutput(format!("detector output shape {shape:?}"))),
     };
     Ok(boxes_from_map(map.view(), image.width(), image.height(), opts))

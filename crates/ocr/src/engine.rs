@@ -29,8 +29,7 @@ impl Default for RuntimeOptions {
     }
 }
 
-static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
-    OnceLock::new();
+static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> = OnceLock::new();
 
 /// Loads the ONNX Runtime shared library once per process.
 ///
@@ -40,11 +39,9 @@ pub fn init_runtime(dylib: &Path) -> Result<&'static ort::environment::Environme
     ENVIRONMENT
         .get_or_init(|| {
             if !dylib.is_file() {
-                return Err(OcrError::MissingFile {
-                    what: "ONNX Runtime library",
-                    path: dylib.to_path_buf(),
-                }
-                .to_string());
+                return Err(
+                    OcrError::MissingFile { what: "ONNX Runtime library", path: dylib.to_path_buf() }.to_string()
+                );
             }
             ort::init_from(dylib)
                 .map_err(|e| e.to_string())?
@@ -66,10 +63,7 @@ impl OrtModel {
     /// Builds a session for `path`; [`init_runtime`] must have succeeded first.
     pub fn load(path: &Path, what: &'static str, options: &RuntimeOptions) -> Result<Self> {
         if !path.is_file() {
-            return Err(OcrError::MissingFile {
-                what,
-                path: path.to_path_buf(),
-            });
+            return Err(OcrError::MissingFile { what, path: path.to_path_buf() });
         }
         let env = ENVIRONMENT
             .get()

@@ -12,17 +12,9 @@ pub type Quad = [Point; 4];
 /// The smallest rotated rectangle around `points`, corners ordered
 /// clockwise from top-left, with the length of its shorter side.
 pub fn min_area_rect(points: &[Point]) -> Option<(Quad, f32)> {
-    let cloud: MultiPoint<f64> = points
-        .iter()
-        .map(|p| geo::Point::new(f64::from(p[0]), f64::from(p[1])))
-        .collect();
+    let cloud: MultiPoint<f64> = points.iter().map(|p| geo::Point::new(f64::from(p[0]), f64::from(p[1]))).collect();
     let rect = cloud.minimum_rotated_rect()?;
-    let corners: Vec<Point> = rect
-        .exterior()
-        .coords()
-        .take(4)
-        .map(|c| [c.x as f32, c.y as f32])
-        .collect();
+    let corners: Vec<Point> = rect.exterior().coords().take(4).map(|c| [c.x as f32, c.y as f32]).collect();
     let corners: [Point; 4] = corners.try_into().ok()?;
     let quad = order_clockwise(corners);
     let (w, h) = quad_size(&quad);
@@ -50,10 +42,7 @@ pub fn quad_size(q: &Quad) -> (f32, f32) {
 /// polygon is offset outwards by `area * ratio / perimeter` with round joins.
 /// Returns the outline of the grown polygon (empty for degenerate input).
 pub fn unclip(quad: &Quad, ratio: f32) -> Vec<Point> {
-    let ring: LineString<f64> = quad
-        .iter()
-        .map(|p| Coord { x: f64::from(p[0]), y: f64::from(p[1]) })
-        .collect();
+    let ring: LineString<f64> = quad.iter().map(|p| Coord { x: f64::from(p[0]), y: f64::from(p[1]) }).collect();
     let polygon = Polygon::new(ring, vec![]);
     let perimeter = Euclidean.length(polygon.exterior());
     if perimeter <= f64::EPSILON {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use hub_ocr::{Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RuntimeOptions, init_runtime};
+use hub_ocr::{
+    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RuntimeOptions, init_runtime,
+};
 
 /// ONNX Runtime library file name inside the set-up folder.
 const ORT_LIB: &str = "onnxruntime/libonnxruntime.so.1.31.1";
@@ -160,13 +162,8 @@ impl EngineArgs {
 /// else next to the binary's checkout (`target/<profile>/../../vendor`),
 /// else `/opt/inference-hub/vendor` (the container layout).
 fn vendor_dir() -> PathBuf {
-    let from_exe = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent()?.parent().map(|p| p.join("vendor")));
+    let from_exe =
+        std::env::current_exe().ok().and_then(|exe| exe.parent()?.parent()?.parent().map(|p| p.join("vendor")));
     let candidates = [Some(PathBuf::from("vendor")), from_exe, Some(PathBuf::from("/opt/inference-hub/vendor"))];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| Path::new("vendor").to_path_buf())
+    candidates.into_iter().flatten().find(|p| p.is_dir()).unwrap_or_else(|| Path::new("vendor").to_path_buf())
 }

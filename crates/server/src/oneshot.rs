@@ -24,7 +24,13 @@ pub fn run(mut args: OcrArgs) -> anyhow::Result<()> {
                 if args.json {
                     writeln!(out, "{}", serde_json::to_string(&response)?)?;
                 } else {
-                    writeln!(out, "== {} ({} lines, {} ms)", file.display(), response.line_count, response.processing_time_ms)?;
+                    writeln!(
+                        out,
+                        "== {} ({} lines, {} ms)",
+                        file.display(),
+                        response.line_count,
+                        response.processing_time_ms
+                    )?;
                     for line in &response.lines {
                         writeln!(out, "{:.3}\t{}", line.confidence, line.text)?;
                     }

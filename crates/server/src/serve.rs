@@ -57,7 +57,11 @@ fn model_names(engine: &EngineArgs) -> Vec<String> {
 /// Loads one engine per worker (in parallel) and publishes the pool.
 fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let Some(ocr) = &state.ocr else { return };
-    tracing::info!(workers = engine.worker_count(), threads = engine.threads_per_worker(), "Loading PaddleOCR models...");
+    tracing::info!(
+        workers = engine.worker_count(),
+        threads = engine.threads_per_worker(),
+        "Loading PaddleOCR models..."
+    );
     let started = Instant::now();
     let engines: Result<Vec<OcrEngine>, OcrError> = thread::scope(|scope| {
         let loads: Vec<_> = (0..engine.worker_count()).map(|_| scope.spawn(|| engine.load_engine())).collect();
@@ -68,11 +72,9 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
         Ok(Loaded { pool, load_time: started.elapsed() })
     });
     match &outcome {
-        Ok(loaded) => tracing::info!(
-            memory_mb = rss_mb(),
-            "Models loaded successfully in {} ms",
-            loaded.load_time.as_millis()
-        ),
+        Ok(loaded) => {
+            tracing::info!(memory_mb = rss_mb(), "Models loaded successfully in {} ms", loaded.load_time.as_millis())
+        }
         Err(why) => tracing::error!(
             "Model loading failed: {why}. Run `make setup` to fetch the models and ONNX Runtime, \
              or point --model-dir/HUB_MODEL_DIR and --ort-lib/ORT_DYLIB_PATH at them. \

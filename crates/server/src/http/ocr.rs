@@ -1,8 +1,8 @@
 //! `POST /v1/ocr/receipt` (and aliases): one image in a multipart form.
 
 use axum::Json;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
