@@ -96,8 +96,11 @@ pub fn detect(model: &mut dyn Model, image: &RgbImage, opts: &DetOptions) -> Res
 /// rectangles, drop weak or tiny ones, grow them back, scale to the image.
 pub fn boxes_from_map(prob: ArrayView2<f32>, img_w: u32, img_h: u32, opts: &DetOptions) -> Vec<Detection> {
     let (map_h, map_w) = prob.dim();
-    let bitmap = GrayImage::from_fn(map_w as u32, map_h as u32, |x, y| {
-        Luma([if prob[[y as usize, x as usize]] > opts.threshold { 255 } else { 0 }])
+    // One pixel of background all round: the contour tracer skips regions
+    // that touch the image edge, and text often does.
+    let bitmap = GrayImage::from_fn(map_w as u32 + 2, map_h as u32 + 2, |x, y| {
+        let inside = (1..=map_w as u32).contains(&x) && (1..=map_h as u32).contains(&y);
+        Luma([if inside && prob[[y as usize - 1, x as usize - 1]] > opts.threshold { 255 } else { 0 }])
     });
     let (sx, sy) = (img_w as f32 / map_w as f32, img_h as f32 / map_h as f32);
     let mut out = Vec::new();
@@ -106,7 +109,7 @@ pub fn boxes_from_map(prob: ArrayView2<f32>, img_w: u32, img_h: u32, opts: &DetO
         .filter(|c| c.border_type == BorderType::Outer)
         .take(opts.max_candidates);
     for contour in outers {
-        let points: Vec<Point> = contour.points.iter().map(|p| [p.x as f32, p.y as f32]).collect();
+        let points: Vec<Point> = contour.points.iter().map(|p| [p.x as f32 - 1.0, p.y as f32 - 1.0]).collect();
         let Some((quad, short)) = min_area_rect(&points) else { continue };
         if short < opts.min_size {
             continue;
@@ -171,7 +174,7 @@ mod tests {
     #[test]
     fn input_size_scales_into_bounds_and_rounds_to_32() {
         let o = DetOptions::default();
-        assert_eq!(input_size(368, 500, &o), (736, 1000));
+        assert_eq!(input_size(368, 500, &o), (736, 992));
         assert_eq!(input_size(1000, 4000, &o), (512, 2048));
         assert_eq!(input_size(800, 1500, &o), (800, 1504));
         assert_eq!(input_size(1, 1, &o), (736, 736));

@@ -109,7 +109,7 @@ impl OcrEngine {
         let order = reading_order(&quads);
         let rec = &self.options.recognition;
         let mut crops: Vec<RgbImage> =
-            order.iter().map(|&i| crop_line(image, &quads[i], rec.height, rec.max_width)).collect();
+            order.iter().map(|&i| crop_line(image, &quads[i], rec.height, rec.max_width, rec.crop_margin)).collect();
         if let Some(classifier) = self.classifier.as_mut() {
             correct_upside_down(classifier.as_mut(), &mut crops, self.options.orientation_threshold)?;
         }

@@ -17,13 +17,16 @@ pub struct RecOptions {
     pub max_width: u32,
     /// Narrower batches are padded to this width (PaddleOCR pads to 320).
     pub min_width: u32,
+    /// Background added around each line before reading, as a fraction of
+    /// the line's height.
+    pub crop_margin: f32,
     /// Crops per network run.
     pub batch_size: usize,
 }
 
 impl Default for RecOptions {
     fn default() -> Self {
-        Self { height: 48, max_width: 3200, min_width: 0, batch_size: 8 }
+        Self { height: 48, max_width: 3200, min_width: 0, crop_margin: 0.1, batch_size: 8 }
     }
 }
 

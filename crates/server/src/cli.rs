@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use hub_ocr::{
-    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RuntimeOptions, init_runtime,
+    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RecOptions, RuntimeOptions,
+    init_runtime,
 };
 
 /// ONNX Runtime library file name inside the set-up folder.
@@ -109,6 +110,15 @@ pub struct EngineArgs {
     /// Shortest detector input side, in pixels (small images are enlarged).
     #[arg(long, env = "HUB_DET_MIN_SIDE", default_value_t = DetOptions::default().min_side)]
     pub det_min_side: u32,
+    /// Detector box growth factor (DB unclip ratio).
+    #[arg(long, env = "HUB_UNCLIP_RATIO", default_value_t = DetOptions::default().unclip_ratio)]
+    pub unclip_ratio: f32,
+    /// Recogniser batches narrower than this are padded to it, in pixels.
+    #[arg(long, env = "HUB_REC_MIN_WIDTH", default_value_t = RecOptions::default().min_width)]
+    pub rec_min_width: u32,
+    /// Background added around each line before recognition (fraction of its height).
+    #[arg(long, env = "HUB_CROP_MARGIN", default_value_t = RecOptions::default().crop_margin)]
+    pub crop_margin: f32,
     /// Largest image accepted, in megapixels (checked before decoding).
     #[arg(long, env = "HUB_MAX_MEGAPIXELS", default_value_t = 50)]
     pub max_megapixels: u64,
@@ -143,7 +153,17 @@ impl EngineArgs {
         let defaults = OcrOptions::default();
         OcrOptions {
             decode: DecodeLimits { max_pixels: self.max_megapixels * 1_000_000, ..defaults.decode },
-            detection: DetOptions { max_side: self.det_max_side, min_side: self.det_min_side, ..defaults.detection },
+            detection: DetOptions {
+                max_side: self.det_max_side,
+                min_side: self.det_min_side,
+                unclip_ratio: self.unclip_ratio,
+                ..defaults.detection
+            },
+            recognition: RecOptions {
+                min_width: self.rec_min_width,
+                crop_margin: self.crop_margin,
+                ..defaults.recognition
+            },
             orientation: self.orientation,
             alphabet: self.alphabet,
             ..defaults

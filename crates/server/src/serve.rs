@@ -76,9 +76,8 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
             tracing::info!(memory_mb = rss_mb(), "Models loaded successfully in {} ms", loaded.load_time.as_millis())
         }
         Err(why) => tracing::error!(
-            "Model loading failed: {why}. Run `make setup` to fetch the models and ONNX Runtime, \
-             or point --model-dir/HUB_MODEL_DIR and --ort-lib/ORT_DYLIB_PATH at them. \
-             /ready stays 503 until the service is restarted with working files."
+            "Model loading failed: {why}. Models come from --model-dir/HUB_MODEL_DIR, ONNX Runtime from \
+             --ort-lib/ORT_DYLIB_PATH; /ready stays 503 until the service is restarted with working files."
         ),
     }
     ocr.finish(outcome);

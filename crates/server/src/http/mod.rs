@@ -27,6 +27,8 @@ pub fn router(state: SharedState) -> Router {
     app.fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
+        // 503s while loading are expected and 5xx from inference are logged
+        // where they happen, so the trace layer reports no "failures" itself.
+        .layer(TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
 }

@@ -1,0 +1,51 @@
+//! End-to-end OCR: a receipt rendered in memory with known text goes through
+//! the real models on every route and in PNG and JPEG; the words must come
+//! back in the right places, and none of them may reach the logs.
+
+mod common;
+
+use common::{Server, assert_reads, encode, png_form, receipt};
+use image::ImageFormat;
+
+#[tokio::test]
+async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
+    // Verbose logging for our own crates, so the privacy check below also
+    // covers debug and trace output, not just the default info level.
+    let server = Server::start_with_env(
+        &[],
+        &[("RUST_LOG", "info,ort=warn,inference_hub=trace,hub_ocr=trace,tower_http=debug")],
+    );
+    server.wait_ready().await;
+
+    let rendered = receipt();
+    let png = encode(&rendered.image, ImageFormat::Png);
+    let jpeg = encode(&rendered.image, ImageFormat::Jpeg);
+    // Formats are sniffed from the bytes, so a lying content type must not matter.
+    let cases = [
+        ("/v1/ocr/receipt", png_form("file", &png)),
+        ("/v1/ocr/receipt", common::file_form("file", jpeg.clone(), "receipt.jpg", "image/jpeg")),
+        ("/v1/ocr/receipt", common::file_form("file", jpeg, "upload.bin", "application/octet-stream")),
+        ("/v1/ocr", png_form("image_file", &png)),
+        ("/v1/parse", png_form("image_file", &png)),
+    ];
+    let requests = cases.len() + 1;
+    for (route, form) in cases {
+        let reply = server.post_form(route, form).await;
+        assert_eq!(reply.status, 200, "{route}: {}", reply.json);
+        assert_reads(&reply.json, &rendered);
+    }
+
+    // A blank page is a valid image without text: 200 and no lines, not an error.
+    let blank = encode(&common::render(640, 480, &[]).image, ImageFormat::Png);
+    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &blank)).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert!(common::check_ocr_body(&reply.json).is_empty(), "a blank page has no text: {}", reply.json);
+    assert_eq!(reply.json["avg_confidence"], 0.0);
+
+    // One timing line per request, and no recognised word anywhere in the
+    // log. (Digits are not checked: timestamps can contain "12.50".)
+    let logs = server.wait_for_log("OCR processing time", requests);
+    for word in ["TOTAL", "CASH", "THANK"] {
+        assert!(!logs.to_uppercase().contains(word), "recognised text {word:?} leaked into the log:\n{logs}");
+    }
+}
