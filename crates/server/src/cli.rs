@@ -37,6 +37,23 @@ pub enum Command {
     Ocr(OcrArgs),
     /// Check the model files and ONNX Runtime, load them and report.
     Models(EngineArgs),
+    /// Time the pipeline on image files: latency, load time, memory.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Image files to run, in order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Passes over all files.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Untimed images first (allocators and caches warm up).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]

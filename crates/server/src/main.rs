@@ -10,10 +10,12 @@
 //! | `error`    | the JSON error contract and its status codes           |
 //! | `response` | the OCR response body                                  |
 //! | `oneshot`  | `ocr` and `models` subcommands                         |
+//! | `bench`    | `bench` subcommand: latency, load time, memory         |
 //! | `memory`   | RSS readings                                           |
 //!
 //! The pipeline itself lives in the `hub-ocr` crate.
 
+mod bench;
 mod cli;
 mod error;
 mod http;
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Ocr(args) => oneshot::run(args),
         Command::Models(args) => oneshot::check_models(&args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
