@@ -45,16 +45,21 @@ impl std::str::FromStr for Alphabet {
 pub struct CtcDecoder {
     classes: Vec<String>,
     allowed: Vec<bool>,
+    space_boost: f32,
 }
 
 impl CtcDecoder {
     /// Builds a decoder from the newline-separated `character` metadata.
-    pub fn new(characters: &str, alphabet: Alphabet) -> Self {
+    ///
+    /// `space_boost` multiplies the space class's probability before each
+    /// step's argmax. PP-OCR recognisers under-emit spaces on receipt print
+    /// (`Tel : 03-…` comes out as `Tel:03-…`); a boost above 1 restores them.
+    pub fn new(characters: &str, alphabet: Alphabet, space_boost: f32) -> Self {
         let mut classes = vec![String::new()];
         classes.extend(characters.split('\n').map(str::to_owned));
         classes.push(" ".to_owned());
         let allowed = classes.iter().enumerate().map(|(i, c)| i == 0 || alphabet.admits(c)).collect();
-        Self { classes, allowed }
+        Self { classes, allowed, space_boost }
     }
 
     /// Decodes one `T×C` matrix of per-step class probabilities into text and
@@ -70,12 +75,15 @@ impl CtcDecoder {
         let mut text = String::new();
         let (mut sum, mut n) = (0.0f32, 0u32);
         let mut previous = 0usize;
+        let space = self.classes.len() - 1;
         for step in probs.rows() {
-            let (best, p) = step
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| self.allowed[*i])
-                .fold((0, f32::MIN), |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc });
+            let (mut best, mut best_score, mut p) = (0, f32::MIN, 0.0);
+            for (i, &prob) in step.iter().enumerate() {
+                let score = if i == space { prob * self.space_boost } else { prob };
+                if self.allowed[i] && score > best_score {
+                    (best, best_score, p) = (i, score, prob);
+                }
+            }
             if best != 0 && best != previous {
                 text.push_str(&self.classes[best]);
                 sum += p;
@@ -108,7 +116,7 @@ mod tests {
 
     #[test]
     fn collapses_repeats_and_drops_blanks() {
-        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        let d = CtcDecoder::new(CHARS, Alphabet::Full, 1.0);
         let m = steps(&[(1, 0.9), (1, 0.9), (0, 0.9), (1, 0.7), (5, 0.8), (2, 0.6), (0, 0.99)]);
         let (text, conf) = d.decode(m.view()).unwrap();
         assert_eq!(text, "AA B");
@@ -117,7 +125,7 @@ mod tests {
 
     #[test]
     fn normalises_full_width_punctuation() {
-        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        let d = CtcDecoder::new(CHARS, Alphabet::Full, 1.0);
         let (text, _) = d.decode(steps(&[(1, 0.9), (4, 0.9), (2, 0.9)]).view()).unwrap();
         assert_eq!(text, "A:B");
     }
@@ -127,20 +135,31 @@ mod tests {
         // "一" wins, but second best is "B".
         let mut m = steps(&[(3, 0.6)]);
         m[[0, 2]] = 0.3;
-        assert_eq!(CtcDecoder::new(CHARS, Alphabet::Full).decode(m.view()).unwrap().0, "一");
-        let (text, conf) = CtcDecoder::new(CHARS, Alphabet::Latin).decode(m.view()).unwrap();
+        assert_eq!(CtcDecoder::new(CHARS, Alphabet::Full, 1.0).decode(m.view()).unwrap().0, "一");
+        let (text, conf) = CtcDecoder::new(CHARS, Alphabet::Latin, 1.0).decode(m.view()).unwrap();
         assert_eq!((text.as_str(), conf), ("B", 0.3));
     }
 
     #[test]
+    fn space_boost_restores_weak_spaces_and_reports_raw_confidence() {
+        // Step 2 prefers blank (0.6) over space (0.3): no space unless boosted.
+        let mut m = steps(&[(1, 0.9), (0, 0.6), (2, 0.9)]);
+        m[[1, 5]] = 0.3;
+        assert_eq!(CtcDecoder::new(CHARS, Alphabet::Full, 1.0).decode(m.view()).unwrap().0, "AB");
+        let (text, conf) = CtcDecoder::new(CHARS, Alphabet::Full, 3.0).decode(m.view()).unwrap();
+        assert_eq!(text, "A B");
+        assert!((conf - (0.9 + 0.3 + 0.9) / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
     fn all_blank_is_empty_with_zero_confidence() {
-        let d = CtcDecoder::new(CHARS, Alphabet::Full);
+        let d = CtcDecoder::new(CHARS, Alphabet::Full, 1.0);
         assert_eq!(d.decode(steps(&[(0, 0.99), (0, 0.99)]).view()).unwrap(), (String::new(), 0.0));
     }
 
     #[test]
     fn class_count_mismatch_is_an_error() {
-        let d = CtcDecoder::new("A", Alphabet::Full);
+        let d = CtcDecoder::new("A", Alphabet::Full, 1.0);
         assert!(d.decode(steps(&[(1, 0.9)]).view()).is_err());
     }
 

@@ -1,5 +1,7 @@
 //! The whole pipeline: decode → detect → order → crop → (orient) → recognise.
 
+use std::time::Instant;
+
 use image::RgbImage;
 
 use crate::crop::crop_line;
@@ -26,6 +28,8 @@ pub struct OcrOptions {
     pub orientation_threshold: f32,
     /// Characters the decoder may emit.
     pub alphabet: Alphabet,
+    /// Weight of the space class in CTC decoding; above 1 keeps narrow word gaps.
+    pub space_boost: f32,
     /// Lines read with lower confidence are dropped as noise.
     pub min_confidence: f32,
 }
@@ -39,6 +43,7 @@ impl Default for OcrOptions {
             orientation: false,
             orientation_threshold: 0.9,
             alphabet: Alphabet::Full,
+            space_boost: 5.0,
             min_confidence: 0.5,
         }
     }
@@ -88,7 +93,7 @@ impl OcrEngine {
         characters: &str,
         options: OcrOptions,
     ) -> Self {
-        let decoder = CtcDecoder::new(characters, options.alphabet);
+        let decoder = CtcDecoder::new(characters, options.alphabet, options.space_boost);
         Self { detector, recognizer, classifier, decoder, options }
     }
 
@@ -98,14 +103,18 @@ impl OcrEngine {
 
     /// Decodes image bytes (JPEG, PNG, WEBP, BMP) and reads them.
     pub fn read_bytes(&mut self, bytes: &[u8]) -> Result<Vec<TextLine>> {
+        let mut clock = Instant::now();
         let image = decode_image(bytes, &self.options.decode)?;
+        tracing::debug!(ms = lap(&mut clock), width = image.width(), height = image.height(), "decoded");
         self.read_image(&image)
     }
 
     /// Reads the text lines of an upright RGB image, in reading order.
     pub fn read_image(&mut self, image: &RgbImage) -> Result<Vec<TextLine>> {
+        let mut clock = Instant::now();
         let detections = detect(self.detector.as_mut(), image, &self.options.detection)?;
         let quads: Vec<Quad> = detections.into_iter().map(|d| d.quad).collect();
+        tracing::debug!(ms = lap(&mut clock), boxes = quads.len(), "detected");
         let order = reading_order(&quads);
         let rec = &self.options.recognition;
         let mut crops: Vec<RgbImage> =
@@ -113,7 +122,9 @@ impl OcrEngine {
         if let Some(classifier) = self.classifier.as_mut() {
             correct_upside_down(classifier.as_mut(), &mut crops, self.options.orientation_threshold)?;
         }
+        tracing::debug!(ms = lap(&mut clock), "cropped");
         let texts = recognize(self.recognizer.as_mut(), &self.decoder, &crops, rec)?;
+        tracing::debug!(ms = lap(&mut clock), "recognized");
         Ok(order
             .into_iter()
             .zip(texts)
@@ -121,4 +132,11 @@ impl OcrEngine {
             .map(|(i, (text, confidence))| TextLine { text, confidence, bbox: quads[i] })
             .collect())
     }
+}
+
+/// Milliseconds since `clock`, which restarts: stage timings for debug logs.
+fn lap(clock: &mut Instant) -> f64 {
+    let ms = clock.elapsed().as_secs_f64() * 1000.0;
+    *clock = Instant::now();
+    ms
 }

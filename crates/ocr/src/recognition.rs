@@ -112,7 +112,7 @@ mod tests {
     #[test]
     fn batches_by_width_and_keeps_input_order() {
         let mut model = FakeRecognizer { shapes: Vec::new() };
-        let decoder = CtcDecoder::new("A", Alphabet::Full);
+        let decoder = CtcDecoder::new("A", Alphabet::Full, 1.0);
         let crops = [crop(64, 8), crop(16, 0), crop(40, 24)];
         let opts = RecOptions { batch_size: 2, ..RecOptions::default() };
         let out = recognize(&mut model, &decoder, &crops, &opts).unwrap();

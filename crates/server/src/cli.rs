@@ -136,6 +136,12 @@ pub struct EngineArgs {
     /// Background added around each line before recognition (fraction of its height).
     #[arg(long, env = "HUB_CROP_MARGIN", default_value_t = RecOptions::default().crop_margin)]
     pub crop_margin: f32,
+    /// Weight of the space class in CTC decoding; above 1 keeps narrow word gaps.
+    #[arg(long, env = "HUB_SPACE_BOOST", default_value_t = OcrOptions::default().space_boost)]
+    pub space_boost: f32,
+    /// Lines read with lower mean confidence are dropped (0..1).
+    #[arg(long, env = "HUB_MIN_CONFIDENCE", default_value_t = OcrOptions::default().min_confidence)]
+    pub min_confidence: f32,
     /// Largest image accepted, in megapixels (checked before decoding).
     #[arg(long, env = "HUB_MAX_MEGAPIXELS", default_value_t = 50)]
     pub max_megapixels: u64,
@@ -183,6 +189,8 @@ impl EngineArgs {
             },
             orientation: self.orientation,
             alphabet: self.alphabet,
+            min_confidence: self.min_confidence,
+            space_boost: self.space_boost,
             ..defaults
         }
     }
