@@ -69,7 +69,11 @@ impl OrtModel {
             .get()
             .and_then(|e| e.as_ref().ok())
             .ok_or_else(|| OcrError::Runtime("ONNX Runtime is not initialised".into()))?;
+        // Every image and batch has its own shape, so per-shape memory
+        // patterns are never reused and only accumulate.
         let session = Session::builder(env)?
+            .with_memory_pattern(false)
+            .map_err(ort::Error::from)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(ort::Error::from)?
             .with_intra_threads(options.intra_threads)

@@ -65,7 +65,10 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let started = Instant::now();
     let engines: Result<Vec<OcrEngine>, OcrError> = thread::scope(|scope| {
         let loads: Vec<_> = (0..engine.worker_count()).map(|_| scope.spawn(|| engine.load_engine())).collect();
-        loads.into_iter().map(|l| l.join().expect("model loading panicked")).collect()
+        loads
+            .into_iter()
+            .map(|l| l.join().unwrap_or_else(|_| Err(OcrError::Runtime("model loading panicked".into()))))
+            .collect()
     });
     let outcome = engines.map_err(|e| e.to_string()).and_then(|engines| {
         let pool = OcrPool::start(engines, queue).map_err(|e| format!("cannot start workers: {e}"))?;
