@@ -26,8 +26,9 @@ test: setup lint
 eval: build
 	bash scripts/eval.sh
 
-## Latency, load time and memory on the DEV receipts.
+## Speed, memory and accuracy on the DEV receipts, against faster-paddle.
 bench: build
+	$(CARGO) build --release --locked --example loadgen
 	bash scripts/bench.sh
 
 clean:

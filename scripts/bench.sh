@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Speed and memory on the DEV receipts (../shared/eval/sroie-dev): load time,
-# latency mean/p50/p95 at concurrency 1, idle and peak RSS. Extra arguments
-# go to `inference-hub bench` (e.g. --rounds 3, --threads 1).
+# `make bench`: speed, memory and accuracy on the DEV receipts
+# (../shared/eval/sroie-dev), for every inference-hub profile and for the
+# fastest CPU peer (faster-paddle, installed into a throw-away venv from PyPI),
+# all in one run so the ratios compare like with like.
+#   BENCH_PEER=0         skip the peer
+#   BENCH_REQUESTS=N     HTTP requests per concurrency level (default: one per image)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${EVAL_DATA:-$root/../shared/eval/sroie-dev}
@@ -9,5 +12,77 @@ if [ ! -d "$data" ]; then
   echo "bench: skipped, no DEV set at $data (it lives in ../shared/eval)"
   exit 0
 fi
-echo "machine: $(nproc) cores, $(uname -m)"
-"$root/target/release/inference-hub" bench "$@" "$data"/*.jpg
+bin="$root/target/release/inference-hub"
+loadgen="$root/target/release/examples/loadgen"
+out="$root/.bench"
+rm -rf "$out"
+mkdir -p "$out"
+results="$out/results.jsonl"
+images=("$data"/*.jpg)
+requests=${BENCH_REQUESTS:-${#images[@]}}
+
+# Profiles: name and serve/ocr flags.
+declare -A PROFILES=(
+  [default]=""
+)
+
+echo "machine: $(nproc) cores, $(uname -m); ${#images[@]} DEV receipts"
+
+http_bench() { # name flags...
+  local name=$1
+  shift
+  local log="$out/serve-$name.log"
+  "$bin" serve --host 127.0.0.1 --port 0 --memory-log-secs 0 --queue-size 64 "$@" 2>"$log" &
+  local pid=$!
+  local addr=""
+  for _ in $(seq 100); do
+    addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  for _ in $(seq 600); do
+    curl -fs "http://$addr/ready" >/dev/null && break
+    sleep 0.1
+  done
+  local health
+  health=$(curl -fs "http://$addr/health")
+  for c in 1 2 4 8; do
+    "$loadgen" --url "http://$addr/v1/ocr/receipt" --concurrency "$c" --requests "$requests" "${images[@]}" |
+      python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='http'; print(json.dumps(r))" >>"$results"
+  done
+  python3 - "$pid" "$name" "$health" >>"$results" <<'PY'
+import json, sys
+pid, name, health = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status") if ":" in l)
+kb = lambda k: int(status[k].split()[0]) / 1024
+print(json.dumps({"profile": name, "kind": "server", "load_ms": health["load_time_ms"],
+                  "rss_idle_mb": health["memory_mb"], "rss_peak_mb": kb("VmHWM"), "rss_end_mb": kb("VmRSS")}))
+PY
+  kill -TERM "$pid"
+  wait "$pid" || true
+}
+
+for name in "${!PROFILES[@]}"; do
+  read -r -a flags <<<"${PROFILES[$name]}"
+  echo "== inference-hub $name: in-process, HTTP, accuracy"
+  "$bin" bench --json "${flags[@]}" "${images[@]}" |
+    python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='inprocess'; print(json.dumps(r))" >>"$results"
+  http_bench "$name" "${flags[@]}"
+  EVAL_OUT="$out/preds-$name" bash "$root/scripts/eval.sh" "${flags[@]}" >"$out/eval-$name.txt"
+done
+
+if [ "${BENCH_PEER:-1}" != 0 ]; then
+  venv="$root/.cache/bench-venv"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import faster_paddle" 2>/dev/null; then
+    echo "== installing faster-paddle==1.0.4 into $venv (throw-away)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "faster-paddle==1.0.4"
+  fi
+  for size in small tiny; do
+    echo "== faster-paddle $size"
+    "$venv/bin/python" "$root/scripts/peer_bench.py" "$size" "$out/preds-peer-$size" "${images[@]}" >>"$results"
+    python3 "$data/../ocr_eval.py" "$data" "$out/preds-peer-$size" >"$out/eval-peer-$size.txt"
+  done
+fi
+
+python3 "$root/scripts/bench_report.py" "$out"

@@ -14,7 +14,7 @@ sums="$root/scripts/SHA256SUMS"
 
 ORT_VERSION=1.31.1
 MODELS_VERSION=0.1.0
-APT_PACKAGES=(fonts-dejavu-core)
+APT_PACKAGES=(fonts-dejavu-core curl)
 
 log() { printf 'setup: %s\n' "$*"; }
 

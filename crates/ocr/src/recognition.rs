@@ -26,7 +26,7 @@ pub struct RecOptions {
 
 impl Default for RecOptions {
     fn default() -> Self {
-        Self { height: 48, max_width: 3200, min_width: 0, crop_margin: 0.15, batch_size: 8 }
+        Self { height: 48, max_width: 3200, min_width: 0, crop_margin: 0.15, batch_size: 1 }
     }
 }
 

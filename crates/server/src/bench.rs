@@ -37,19 +37,25 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let pct = |p: f64| ms(times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1]);
     let mean = times.iter().map(|&d| ms(d)).sum::<f64>() / times.len() as f64;
-    println!(
-        "images            {} x {} rounds ({} threads)",
-        images.len(),
-        args.rounds,
-        args.engine.threads_per_worker()
-    );
-    println!("load time         {:.0} ms", ms(load));
-    println!("latency mean      {mean:.1} ms");
-    println!("latency p50       {:.1} ms", pct(0.50));
-    println!("latency p95       {:.1} ms", pct(0.95));
-    println!("latency max       {:.1} ms", pct(1.0));
-    println!("throughput        {:.2} images/s", times.len() as f64 / wall.as_secs_f64());
-    println!("rss idle (loaded) {idle_mb:.1} MB");
-    println!("rss peak          {:.1} MB", peak_rss_mb());
+    let report = serde_json::json!({
+        "images": images.len(),
+        "rounds": args.rounds,
+        "threads": args.engine.threads_per_worker(),
+        "load_ms": ms(load),
+        "mean_ms": mean,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "max_ms": pct(1.0),
+        "images_per_s": times.len() as f64 / wall.as_secs_f64(),
+        "rss_idle_mb": idle_mb,
+        "rss_peak_mb": peak_rss_mb(),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        for (key, value) in report.as_object().into_iter().flatten() {
+            println!("{key:<14} {value}");
+        }
+    }
     Ok(())
 }

@@ -52,6 +52,9 @@ pub struct BenchArgs {
     /// Untimed images first (allocators and caches warm up).
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -130,6 +133,9 @@ pub struct EngineArgs {
     /// Detector box growth factor (DB unclip ratio).
     #[arg(long, env = "HUB_UNCLIP_RATIO", default_value_t = DetOptions::default().unclip_ratio)]
     pub unclip_ratio: f32,
+    /// Line crops per recogniser run.
+    #[arg(long, env = "HUB_REC_BATCH", default_value_t = RecOptions::default().batch_size)]
+    pub rec_batch: usize,
     /// Recogniser batches narrower than this are padded to it, in pixels.
     #[arg(long, env = "HUB_REC_MIN_WIDTH", default_value_t = RecOptions::default().min_width)]
     pub rec_min_width: u32,
@@ -184,6 +190,7 @@ impl EngineArgs {
             },
             recognition: RecOptions {
                 min_width: self.rec_min_width,
+                batch_size: self.rec_batch.max(1),
                 crop_margin: self.crop_margin,
                 ..defaults.recognition
             },
