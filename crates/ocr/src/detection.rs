@@ -1,6 +1,7 @@
 //! DB text detection: image → normalised tensor → probability map → line quads.
 
-use image::{GrayImage, Luma, RgbImage, imageops};
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::{GrayImage, Luma, RgbImage};
 use imageproc::contours::{BorderType, find_contours};
 use imageproc::drawing::draw_polygon_mut;
 use ndarray::{Array4, ArrayView2};
@@ -8,6 +9,7 @@ use ndarray::{Array4, ArrayView2};
 use crate::engine::Model;
 use crate::error::{OcrError, Result};
 use crate::geometry::{Point, Quad, min_area_rect, unclip};
+use crate::tensor::fill_bgr_planes;
 
 /// Detector settings. Defaults follow PaddleOCR's DB post-processing.
 #[derive(Debug, Clone)]
@@ -65,25 +67,28 @@ pub fn input_size(w: u32, h: u32, opts: &DetOptions) -> (u32, u32) {
     (round32(w), round32(h))
 }
 
-/// Resizes and normalises an RGB image into a `1×3×H×W` BGR tensor.
+/// Resizes (SIMD bilinear) and normalises an RGB image into a `1×3×H×W`
+/// BGR tensor.
 pub fn preprocess(image: &RgbImage, opts: &DetOptions) -> Array4<f32> {
     let (w, h) = input_size(image.width(), image.height(), opts);
-    let resized = imageops::resize(image, w, h, imageops::FilterType::Triangle);
+    let mut resized = RgbImage::new(w, h);
+    let bilinear = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new().resize(image, &mut resized, &bilinear).expect("RGB8 to RGB8 resize is always supported");
     let mut tensor = Array4::<f32>::zeros((1, 3, h as usize, w as usize));
-    for (x, y, px) in resized.enumerate_pixels() {
-        for c in 0..3 {
-            // Tensor channel c holds BGR channel c, i.e. RGB channel 2 - c.
-            let v = f32::from(px.0[2 - c]) / 255.0;
-            tensor[[0, c, y as usize, x as usize]] = (v - BGR_MEAN[c]) / BGR_STD[c];
-        }
-    }
+    let scale = BGR_STD.map(|s| 1.0 / (255.0 * s));
+    let offset = [0, 1, 2].map(|c| -BGR_MEAN[c] / BGR_STD[c]);
+    let planes = tensor.as_slice_mut().expect("fresh arrays are contiguous");
+    fill_bgr_planes(&resized, planes, w as usize, scale, offset);
     tensor
 }
 
 /// Runs the detector on `image` and returns line boxes in its coordinates.
 pub fn detect(model: &mut dyn Model, image: &RgbImage, opts: &DetOptions) -> Result<Vec<Detection>> {
+    let started = std::time::Instant::now();
     let input = preprocess(image, opts);
+    let prepared = started.elapsed();
     let output = model.run(input.view())?;
+    tracing::trace!(preprocess = ?prepared, network = ?(started.elapsed() - prepared), "detector");
     let shape = output.shape().to_vec();
     let map = match shape.as_slice() {
         [1, 1, h, w] => output.into_shape_with_order((*h, *w)).map_err(|e| OcrError::ModelOutput(e.to_string()))?,

@@ -16,16 +16,32 @@ pub trait Model: Send {
     fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>>;
 }
 
-/// How ONNX Runtime sessions are built.
+/// How one ONNX Runtime session runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOptions {
+    /// Threads the session uses inside one operator.
+    pub threads: usize,
+    /// Let idle operator threads spin: lower latency when the cores are
+    /// free, wasted cycles when sessions share them.
+    pub spinning: bool,
+}
+
+/// How many sessions of each model an engine holds, and how they run.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
-    /// Threads each session uses inside one operator.
-    pub intra_threads: usize,
+    /// Detector sessions: images detected at the same time.
+    pub detectors: usize,
+    /// Recogniser sessions: line batches read at the same time, shared by
+    /// all requests.
+    pub recognizers: usize,
+    pub detector_session: SessionOptions,
+    pub recognizer_session: SessionOptions,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { intra_threads: 1 }
+        let single = SessionOptions { threads: 1, spinning: false };
+        Self { detectors: 1, recognizers: 1, detector_session: single, recognizer_session: single }
     }
 }
 
@@ -61,7 +77,7 @@ pub struct OrtModel {
 
 impl OrtModel {
     /// Builds a session for `path`; [`init_runtime`] must have succeeded first.
-    pub fn load(path: &Path, what: &'static str, options: &RuntimeOptions) -> Result<Self> {
+    pub fn load(path: &Path, what: &'static str, options: SessionOptions) -> Result<Self> {
         if !path.is_file() {
             return Err(OcrError::MissingFile { what, path: path.to_path_buf() });
         }
@@ -76,7 +92,9 @@ impl OrtModel {
             .map_err(ort::Error::from)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(ort::Error::from)?
-            .with_intra_threads(options.intra_threads)
+            .with_intra_threads(options.threads.max(1))
+            .map_err(ort::Error::from)?
+            .with_config_entry("session.intra_op.allow_spinning", if options.spinning { "1" } else { "0" })
             .map_err(ort::Error::from)?
             .with_inter_threads(1)
             .map_err(ort::Error::from)?

@@ -7,7 +7,9 @@
 //! |---------------|--------------------------------------------------------------|
 //! | `error`       | [`OcrError`], the one error type                             |
 //! | `geometry`    | quads, minimum-area rectangles, DB unclip (via `geo`)        |
+//! | `tensor`      | pixels → normalised BGR planes (network input layout)        |
 //! | `engine`      | the [`Model`] seam and its ONNX Runtime implementation       |
+//! | `model_pool`  | interchangeable sessions of one model, checked out per run   |
 //! | `decode`      | bytes → upright RGB (format sniffing, limits, EXIF)          |
 //! | `detection`   | DB detector: resize policy, normalisation, map → boxes       |
 //! | `layout`      | reading order                                                |
@@ -39,15 +41,17 @@ mod engine;
 mod error;
 mod geometry;
 mod layout;
+mod model_pool;
 mod models;
 mod orientation;
 mod pipeline;
 mod recognition;
+mod tensor;
 
 pub use ctc::Alphabet;
 pub use decode::{DecodeLimits, decode_image, sniff_format};
 pub use detection::DetOptions;
-pub use engine::{Model, OrtModel, RuntimeOptions, init_runtime};
+pub use engine::{Model, OrtModel, RuntimeOptions, SessionOptions, init_runtime};
 pub use error::{OcrError, Result};
 pub use geometry::{Point, Quad};
 pub use models::{CLASSIFIER_FILE, DETECTOR_FILE, ModelFiles, RECOGNIZER_FILE};

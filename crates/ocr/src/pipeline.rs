@@ -1,5 +1,6 @@
 //! The whole pipeline: decode → detect → order → crop → (orient) → recognise.
 
+use std::path::Path;
 use std::time::Instant;
 
 use image::RgbImage;
@@ -12,6 +13,7 @@ use crate::engine::{Model, OrtModel, RuntimeOptions};
 use crate::error::{OcrError, Result};
 use crate::geometry::Quad;
 use crate::layout::reading_order;
+use crate::model_pool::ModelPool;
 use crate::models::ModelFiles;
 use crate::orientation::correct_upside_down;
 use crate::recognition::{RecOptions, recognize};
@@ -59,11 +61,12 @@ pub struct TextLine {
     pub bbox: Quad,
 }
 
-/// A loaded pipeline. Not `Sync`: each worker thread owns one.
+/// A loaded pipeline, shared by every thread that reads images: each stage
+/// checks a session out of its pool for the time of one run.
 pub struct OcrEngine {
-    detector: Box<dyn Model>,
-    recognizer: Box<dyn Model>,
-    classifier: Option<Box<dyn Model>>,
+    detectors: ModelPool,
+    recognizers: ModelPool,
+    classifiers: Option<ModelPool>,
     decoder: CtcDecoder,
     options: OcrOptions,
 }
@@ -72,29 +75,39 @@ impl OcrEngine {
     /// Loads the models on ONNX Runtime; [`crate::init_runtime`] first.
     pub fn load(files: &ModelFiles, runtime: &RuntimeOptions, options: OcrOptions) -> Result<Self> {
         files.check(options.orientation)?;
-        let detector = OrtModel::load(&files.detector, "detection model", runtime)?;
-        let recognizer = OrtModel::load(&files.recognizer, "recognition model", runtime)?;
-        let characters = recognizer.metadata("character")?.ok_or_else(|| {
+        let load = |path: &Path, what, session, count: usize| -> Result<Vec<OrtModel>> {
+            (0..count.max(1)).map(|_| OrtModel::load(path, what, session)).collect()
+        };
+        let recognizers =
+            load(&files.recognizer, "recognition model", runtime.recognizer_session, runtime.recognizers)?;
+        let characters = recognizers[0].metadata("character")?.ok_or_else(|| {
             OcrError::ModelOutput(format!("{} has no `character` metadata", files.recognizer.display()))
         })?;
-        let classifier = if options.orientation {
-            Some(Box::new(OrtModel::load(&files.classifier, "orientation model", runtime)?) as Box<dyn Model>)
+        let detectors = load(&files.detector, "detection model", runtime.detector_session, runtime.detectors)?;
+        let classifiers = if options.orientation {
+            Some(boxed(load(&files.classifier, "orientation model", runtime.detector_session, runtime.detectors)?))
         } else {
             None
         };
-        Ok(Self::with_models(Box::new(detector), Box::new(recognizer), classifier, &characters, options))
+        Ok(Self::with_models(boxed(detectors), boxed(recognizers), classifiers, &characters, options))
     }
 
     /// Assembles a pipeline from any models, e.g. fakes in tests.
     pub fn with_models(
-        detector: Box<dyn Model>,
-        recognizer: Box<dyn Model>,
-        classifier: Option<Box<dyn Model>>,
+        detectors: Vec<Box<dyn Model>>,
+        recognizers: Vec<Box<dyn Model>>,
+        classifiers: Option<Vec<Box<dyn Model>>>,
         characters: &str,
         options: OcrOptions,
     ) -> Self {
         let decoder = CtcDecoder::new(characters, options.alphabet, options.space_boost);
-        Self { detector, recognizer, classifier, decoder, options }
+        Self {
+            detectors: ModelPool::new(detectors),
+            recognizers: ModelPool::new(recognizers),
+            classifiers: classifiers.map(ModelPool::new),
+            decoder,
+            options,
+        }
     }
 
     pub fn options(&self) -> &OcrOptions {
@@ -102,7 +115,7 @@ impl OcrEngine {
     }
 
     /// Decodes image bytes (JPEG, PNG, WEBP, BMP) and reads them.
-    pub fn read_bytes(&mut self, bytes: &[u8]) -> Result<Vec<TextLine>> {
+    pub fn read_bytes(&self, bytes: &[u8]) -> Result<Vec<TextLine>> {
         let mut clock = Instant::now();
         let image = decode_image(bytes, &self.options.decode)?;
         tracing::debug!(ms = lap(&mut clock), width = image.width(), height = image.height(), "decoded");
@@ -110,20 +123,20 @@ impl OcrEngine {
     }
 
     /// Reads the text lines of an upright RGB image, in reading order.
-    pub fn read_image(&mut self, image: &RgbImage) -> Result<Vec<TextLine>> {
+    pub fn read_image(&self, image: &RgbImage) -> Result<Vec<TextLine>> {
         let mut clock = Instant::now();
-        let detections = detect(self.detector.as_mut(), image, &self.options.detection)?;
+        let detections = detect(&mut *self.detectors.checkout(), image, &self.options.detection)?;
         let quads: Vec<Quad> = detections.into_iter().map(|d| d.quad).collect();
         tracing::debug!(ms = lap(&mut clock), boxes = quads.len(), "detected");
         let order = reading_order(&quads);
         let rec = &self.options.recognition;
         let mut crops: Vec<RgbImage> =
             order.iter().map(|&i| crop_line(image, &quads[i], rec.height, rec.max_width, rec.crop_margin)).collect();
-        if let Some(classifier) = self.classifier.as_mut() {
-            correct_upside_down(classifier.as_mut(), &mut crops, self.options.orientation_threshold)?;
+        if let Some(classifiers) = &self.classifiers {
+            correct_upside_down(&mut *classifiers.checkout(), &mut crops, self.options.orientation_threshold)?;
         }
         tracing::debug!(ms = lap(&mut clock), "cropped");
-        let texts = recognize(self.recognizer.as_mut(), &self.decoder, &crops, rec)?;
+        let texts = recognize(&self.recognizers, &self.decoder, &crops, rec)?;
         tracing::debug!(ms = lap(&mut clock), "recognized");
         Ok(order
             .into_iter()
@@ -139,4 +152,8 @@ fn lap(clock: &mut Instant) -> f64 {
     let ms = clock.elapsed().as_secs_f64() * 1000.0;
     *clock = Instant::now();
     ms
+}
+
+fn boxed(models: Vec<OrtModel>) -> Vec<Box<dyn Model>> {
+    models.into_iter().map(|m| Box::new(m) as Box<dyn Model>).collect()
 }

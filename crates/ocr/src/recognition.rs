@@ -1,12 +1,19 @@
 //! CTC text recognition on line crops: crops sorted by width are batched so
 //! little padding is fed to the network, then decoded.
 
+use std::cmp::Reverse;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
+
 use image::RgbImage;
 use ndarray::{Array4, Axis, Ix3};
 
 use crate::ctc::CtcDecoder;
 use crate::engine::Model;
 use crate::error::{OcrError, Result};
+use crate::model_pool::ModelPool;
+use crate::tensor::fill_bgr_planes;
 
 /// Recogniser settings.
 #[derive(Debug, Clone)]
@@ -36,40 +43,71 @@ impl Default for RecOptions {
 pub fn batch_tensor(crops: &[&RgbImage], height: u32, min_width: u32) -> Array4<f32> {
     let width = crops.iter().map(|c| c.width()).max().unwrap_or(1).max(min_width) as usize;
     let mut tensor = Array4::<f32>::zeros((crops.len(), 3, height as usize, width));
-    for (n, crop) in crops.iter().enumerate() {
-        for (x, y, px) in crop.enumerate_pixels() {
-            for c in 0..3 {
-                tensor[[n, c, y as usize, x as usize]] = f32::from(px.0[2 - c]) / 127.5 - 1.0;
-            }
-        }
+    for (crop, mut planes) in crops.iter().zip(tensor.outer_iter_mut()) {
+        let planes = planes.as_slice_mut().expect("fresh arrays are contiguous");
+        fill_bgr_planes(crop, planes, width, [1.0 / 127.5; 3], [-1.0; 3]);
     }
     tensor
 }
 
 /// Reads each crop; returns `(text, confidence)` in the order of `crops`.
+/// Batches are spread over every free session of `pool`, so one request's
+/// lines use all cores when the service is otherwise idle.
 pub fn recognize(
-    model: &mut dyn Model,
+    pool: &ModelPool,
     decoder: &CtcDecoder,
     crops: &[RgbImage],
     opts: &RecOptions,
 ) -> Result<Vec<(String, f32)>> {
+    // Widest first: long lines start early and the sessions finish together.
     let mut order: Vec<usize> = (0..crops.len()).collect();
-    order.sort_by_key(|&i| crops[i].width());
-    let mut results = vec![(String::new(), 0.0); crops.len()];
-    for chunk in order.chunks(opts.batch_size.max(1)) {
-        let batch: Vec<&RgbImage> = chunk.iter().map(|&i| &crops[i]).collect();
-        let output = model.run(batch_tensor(&batch, opts.height, opts.min_width).view())?;
-        let output = output
-            .into_dimensionality::<Ix3>()
-            .map_err(|e| OcrError::ModelOutput(format!("recogniser output: {e}")))?;
-        if output.len_of(Axis(0)) != chunk.len() {
-            return Err(OcrError::ModelOutput("recogniser batch size changed".into()));
+    order.sort_by_key(|&i| Reverse(crops[i].width()));
+    let batches: Vec<&[usize]> = order.chunks(opts.batch_size.max(1)).collect();
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(vec![(String::new(), 0.0); crops.len()]);
+    let work = |model: &mut dyn Model| -> Result<()> {
+        while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let decoded = run_batch(model, decoder, crops, batch, opts)?;
+            let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
+            for (&i, line) in batch.iter().zip(decoded) {
+                results[i] = line;
+            }
         }
-        for (probs, &i) in output.outer_iter().zip(chunk) {
-            results[i] = decoder.decode(probs)?;
+        Ok(())
+    };
+    thread::scope(|scope| {
+        // Take one session for sure (progress), then any others that are idle.
+        let mut own = pool.checkout();
+        let helpers: Vec<_> = (1..pool.size().min(batches.len()))
+            .map_while(|_| pool.try_checkout())
+            .map(|mut model| scope.spawn(move || work(&mut *model)))
+            .collect();
+        let mut outcome = work(&mut *own);
+        for helper in helpers {
+            let joined = helper.join().unwrap_or_else(|_| Err(OcrError::Runtime("recognition thread panicked".into())));
+            outcome = outcome.and(joined);
         }
+        outcome
+    })?;
+    Ok(results.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// One network run over the crops `batch` (indices into `crops`).
+fn run_batch(
+    model: &mut dyn Model,
+    decoder: &CtcDecoder,
+    crops: &[RgbImage],
+    batch: &[usize],
+    opts: &RecOptions,
+) -> Result<Vec<(String, f32)>> {
+    let images: Vec<&RgbImage> = batch.iter().map(|&i| &crops[i]).collect();
+    let output = model.run(batch_tensor(&images, opts.height, opts.min_width).view())?;
+    let output =
+        output.into_dimensionality::<Ix3>().map_err(|e| OcrError::ModelOutput(format!("recogniser output: {e}")))?;
+    if output.len_of(Axis(0)) != batch.len() {
+        return Err(OcrError::ModelOutput("recogniser batch size changed".into()));
     }
-    Ok(results)
+    output.outer_iter().map(|probs| decoder.decode(probs)).collect()
 }
 
 #[cfg(test)]
@@ -77,16 +115,17 @@ mod tests {
     use super::*;
     use crate::ctc::Alphabet;
     use ndarray::{ArrayD, ArrayView4};
+    use std::sync::{Arc, Mutex};
 
     /// Emits class 1 ("A") for every 8-pixel step that holds any dark pixel
     /// in the crop's first row, blank elsewhere; records batch shapes.
     struct FakeRecognizer {
-        shapes: Vec<Vec<usize>>,
+        shapes: Arc<Mutex<Vec<Vec<usize>>>>,
     }
 
     impl Model for FakeRecognizer {
         fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
-            self.shapes.push(input.shape().to_vec());
+            self.shapes.lock().unwrap().push(input.shape().to_vec());
             let (n, _, _, w) = input.dim();
             let steps = w / 8;
             let mut out = ArrayD::<f32>::zeros(vec![n, steps, 3]);
@@ -109,18 +148,37 @@ mod tests {
         RgbImage::from_fn(width, 48, |x, _| image::Rgb(if x < dark_until { [0; 3] } else { [255; 3] }))
     }
 
+    fn pool(sessions: usize) -> (ModelPool, Arc<Mutex<Vec<Vec<usize>>>>) {
+        let shapes = Arc::new(Mutex::new(Vec::new()));
+        let models =
+            (0..sessions).map(|_| Box::new(FakeRecognizer { shapes: shapes.clone() }) as Box<dyn Model>).collect();
+        (ModelPool::new(models), shapes)
+    }
+
     #[test]
     fn batches_by_width_and_keeps_input_order() {
-        let mut model = FakeRecognizer { shapes: Vec::new() };
+        let (pool, shapes) = pool(1);
         let decoder = CtcDecoder::new("A", Alphabet::Full, 1.0);
-        let crops = [crop(64, 8), crop(16, 0), crop(40, 24)];
+        let crops = [crop(16, 0), crop(64, 8), crop(40, 24)];
         let opts = RecOptions { batch_size: 2, ..RecOptions::default() };
-        let out = recognize(&mut model, &decoder, &crops, &opts).unwrap();
-        assert_eq!(out[0].0, "A");
-        assert_eq!(out[1].0, "");
+        let out = recognize(&pool, &decoder, &crops, &opts).unwrap();
+        assert_eq!(out[0].0, "");
+        assert_eq!(out[1].0, "A");
         assert_eq!(out[2].0, "AA");
-        // Narrowest two (16, 40) share a batch padded to 40; 64 runs alone.
-        assert_eq!(model.shapes, vec![vec![2, 3, 48, 40], vec![1, 3, 48, 64]]);
+        // Widest two (64, 40) share a batch padded to 64; 16 runs alone.
+        assert_eq!(*shapes.lock().unwrap(), vec![vec![2, 3, 48, 64], vec![1, 3, 48, 16]]);
+    }
+
+    #[test]
+    fn spreads_batches_over_sessions_with_the_same_result() {
+        let crops: Vec<RgbImage> = (0..40).map(|i| crop(16 + 8 * (i % 7), 8 * (i % 3))).collect();
+        let decoder = CtcDecoder::new("A", Alphabet::Full, 1.0);
+        let opts = RecOptions { batch_size: 1, ..RecOptions::default() };
+        let (one, _) = pool(1);
+        let (three, shapes) = pool(3);
+        let serial = recognize(&one, &decoder, &crops, &opts).unwrap();
+        assert_eq!(recognize(&three, &decoder, &crops, &opts).unwrap(), serial);
+        assert_eq!(shapes.lock().unwrap().len(), 40);
     }
 
     #[test]

@@ -8,15 +8,14 @@ use anyhow::Context;
 use crate::cli::BenchArgs;
 use crate::memory::{peak_rss_mb, rss_mb};
 
-pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
-    args.engine.workers = Some(1);
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let images: Vec<Vec<u8>> = args
         .files
         .iter()
         .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
         .collect::<Result<_, _>>()?;
     let started = Instant::now();
-    let mut engine = args.engine.load_engine().context("loading models")?;
+    let engine = args.engine.load_engine().context("loading models")?;
     let load = started.elapsed();
     let idle_mb = rss_mb();
 
@@ -40,7 +39,8 @@ pub fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     let report = serde_json::json!({
         "images": images.len(),
         "rounds": args.rounds,
-        "threads": args.engine.threads_per_worker(),
+        "detector_threads": args.engine.runtime().detector_session.threads,
+        "recognizer_sessions": args.engine.runtime().recognizers,
         "load_ms": ms(load),
         "mean_ms": mean,
         "p50_ms": pct(0.50),

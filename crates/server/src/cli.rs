@@ -7,7 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use hub_ocr::{
     Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, RecOptions, RuntimeOptions,
-    init_runtime,
+    SessionOptions, init_runtime,
 };
 
 /// ONNX Runtime library file name inside the set-up folder.
@@ -112,12 +112,18 @@ pub struct EngineArgs {
     /// Folder with the PP-OCR models [default: vendor/models from `make setup`].
     #[arg(long, env = "HUB_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Inference workers, each with its own model sessions [default: one per core].
+    /// Images processed at once, each with its own detector session [default: one per core].
     #[arg(long, env = "HUB_WORKERS")]
     pub workers: Option<usize>,
-    /// ONNX Runtime threads per worker [default: cores / workers].
+    /// ONNX Runtime threads per detector session [default: cores].
     #[arg(long, env = "HUB_THREADS")]
     pub threads: Option<usize>,
+    /// Recogniser sessions (one thread each), shared by all images [default: one per core].
+    #[arg(long, env = "HUB_REC_SESSIONS")]
+    pub rec_sessions: Option<usize>,
+    /// Let idle ONNX Runtime threads spin (lower latency, busier CPU).
+    #[arg(long, env = "HUB_SPINNING", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub spinning: bool,
     /// Turn upside-down text lines with the orientation classifier.
     #[arg(long, env = "HUB_ORIENTATION", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub orientation: bool,
@@ -162,8 +168,14 @@ impl EngineArgs {
         self.workers.unwrap_or_else(Self::cores).max(1)
     }
 
-    pub fn threads_per_worker(&self) -> usize {
-        self.threads.unwrap_or_else(|| (Self::cores() / self.worker_count()).max(1))
+    pub fn runtime(&self) -> RuntimeOptions {
+        let session = |threads| SessionOptions { threads, spinning: self.spinning };
+        RuntimeOptions {
+            detectors: self.worker_count(),
+            recognizers: self.rec_sessions.unwrap_or_else(Self::cores).max(1),
+            detector_session: session(self.threads.unwrap_or_else(Self::cores).max(1)),
+            recognizer_session: session(1),
+        }
     }
 
     pub fn ort_lib(&self) -> PathBuf {
@@ -202,11 +214,10 @@ impl EngineArgs {
         }
     }
 
-    /// Loads ONNX Runtime and one engine; call once per worker.
+    /// Loads ONNX Runtime and the engine all workers share.
     pub fn load_engine(&self) -> Result<OcrEngine, OcrError> {
         init_runtime(&self.ort_lib())?;
-        let runtime = RuntimeOptions { intra_threads: self.threads_per_worker() };
-        OcrEngine::load(&self.model_files(), &runtime, self.ocr_options())
+        OcrEngine::load(&self.model_files(), &self.runtime(), self.ocr_options())
     }
 }
 

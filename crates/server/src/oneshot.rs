@@ -9,17 +9,15 @@ use anyhow::Context;
 use crate::cli::{EngineArgs, OcrArgs};
 use crate::response::OcrResponse;
 
-pub fn run(mut args: OcrArgs) -> anyhow::Result<()> {
-    // One engine, all cores: there is no concurrency to share them with.
-    args.engine.workers = Some(1);
-    let mut engine = args.engine.load_engine().context("loading models")?;
+pub fn run(args: OcrArgs) -> anyhow::Result<()> {
+    let engine = args.engine.load_engine().context("loading models")?;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match recognize_file(&mut engine, file) {
+        match recognize_file(&engine, file) {
             Ok(response) => {
                 if args.json {
                     writeln!(out, "{}", serde_json::to_string(&response)?)?;
@@ -50,7 +48,7 @@ pub fn run(mut args: OcrArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn recognize_file(engine: &mut hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<OcrResponse> {
+fn recognize_file(engine: &hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<OcrResponse> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let started = Instant::now();
     let lines = engine.read_bytes(&bytes)?;

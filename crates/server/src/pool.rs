@@ -1,8 +1,9 @@
-//! Inference workers. Each worker thread owns one [`OcrEngine`] (ONNX Runtime
-//! sessions need `&mut` to run), takes jobs from a bounded queue and answers
-//! on a oneshot channel, so no inference ever runs on the async runtime.
+//! Inference workers: threads that share one [`OcrEngine`] (which pools its
+//! ONNX Runtime sessions), take jobs from a bounded queue and answer on a
+//! oneshot channel, so no inference ever runs on the async runtime.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -31,23 +32,22 @@ pub struct OcrPool {
 }
 
 impl OcrPool {
-    /// Starts one worker thread per engine; at most `queue` jobs wait.
-    pub fn start(engines: Vec<OcrEngine>, queue: usize) -> std::io::Result<Self> {
+    /// Starts `workers` threads over `engine`; at most `queue` jobs wait.
+    pub fn start(engine: Arc<OcrEngine>, workers: usize, queue: usize) -> std::io::Result<Self> {
         let (jobs, inbox) = bounded::<Job>(queue.max(1));
-        let workers = engines.len();
-        for (i, mut engine) in engines.into_iter().enumerate() {
-            let inbox = inbox.clone();
+        for i in 0..workers.max(1) {
+            let (inbox, engine) = (inbox.clone(), engine.clone());
             thread::Builder::new().name(format!("ocr-worker-{i}")).spawn(move || {
                 for job in inbox {
                     // The client went away while the job was queued: skip it.
                     if job.reply.is_closed() {
                         continue;
                     }
-                    let _ = job.reply.send(run_one(&mut engine, &job.image));
+                    let _ = job.reply.send(run_one(&engine, &job.image));
                 }
             })?;
         }
-        Ok(Self { jobs, workers })
+        Ok(Self { jobs, workers: workers.max(1) })
     }
 
     pub fn workers(&self) -> usize {
@@ -68,7 +68,7 @@ impl OcrPool {
 
 /// One image on one engine. A panic in native or pipeline code fails this
 /// request only; the worker and its engine carry on.
-fn run_one(engine: &mut OcrEngine, image: &[u8]) -> Result<Recognized, ApiError> {
+fn run_one(engine: &OcrEngine, image: &[u8]) -> Result<Recognized, ApiError> {
     let started = Instant::now();
     match catch_unwind(AssertUnwindSafe(|| engine.read_bytes(image))) {
         Ok(Ok(lines)) => Ok(Recognized { lines, elapsed: started.elapsed() }),

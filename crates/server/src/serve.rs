@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hub_ocr::{DETECTOR_FILE, OcrEngine, OcrError, RECOGNIZER_FILE};
+use hub_ocr::{DETECTOR_FILE, RECOGNIZER_FILE};
 use tokio::net::TcpListener;
 
 use crate::cli::{EngineArgs, ServeArgs};
@@ -54,24 +54,20 @@ fn model_names(engine: &EngineArgs) -> Vec<String> {
     names
 }
 
-/// Loads one engine per worker (in parallel) and publishes the pool.
+/// Loads the engine and publishes the worker pool.
 fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let Some(ocr) = &state.ocr else { return };
+    let runtime = engine.runtime();
     tracing::info!(
         workers = engine.worker_count(),
-        threads = engine.threads_per_worker(),
+        detector_threads = runtime.detector_session.threads,
+        recognizer_sessions = runtime.recognizers,
         "Loading PaddleOCR models..."
     );
     let started = Instant::now();
-    let engines: Result<Vec<OcrEngine>, OcrError> = thread::scope(|scope| {
-        let loads: Vec<_> = (0..engine.worker_count()).map(|_| scope.spawn(|| engine.load_engine())).collect();
-        loads
-            .into_iter()
-            .map(|l| l.join().unwrap_or_else(|_| Err(OcrError::Runtime("model loading panicked".into()))))
-            .collect()
-    });
-    let outcome = engines.map_err(|e| e.to_string()).and_then(|engines| {
-        let pool = OcrPool::start(engines, queue).map_err(|e| format!("cannot start workers: {e}"))?;
+    let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|loaded| {
+        let pool = OcrPool::start(Arc::new(loaded), engine.worker_count(), queue)
+            .map_err(|e| format!("cannot start workers: {e}"))?;
         Ok(Loaded { pool, load_time: started.elapsed() })
     });
     match &outcome {
