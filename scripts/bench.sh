@@ -24,6 +24,7 @@ requests=${BENCH_REQUESTS:-${#images[@]}}
 # Profiles: name and serve/ocr flags.
 declare -A PROFILES=(
   [default]=""
+  [fast]="--det-max-side 960"
 )
 
 echo "machine: $(nproc) cores, $(uname -m); ${#images[@]} DEV receipts"

@@ -34,7 +34,7 @@ impl Default for DetOptions {
     fn default() -> Self {
         Self {
             min_side: 736,
-            max_side: 2048,
+            max_side: 1280,
             threshold: 0.3,
             box_threshold: 0.6,
             unclip_ratio: 1.5,
@@ -180,8 +180,8 @@ mod tests {
     fn input_size_scales_into_bounds_and_rounds_to_32() {
         let o = DetOptions::default();
         assert_eq!(input_size(368, 500, &o), (736, 992));
-        assert_eq!(input_size(1000, 4000, &o), (512, 2048));
-        assert_eq!(input_size(800, 1500, &o), (800, 1504));
+        assert_eq!(input_size(1000, 4000, &o), (320, 1280));
+        assert_eq!(input_size(800, 1500, &o), (672, 1280));
         assert_eq!(input_size(1, 1, &o), (736, 736));
     }
 
