@@ -4,6 +4,7 @@ shared scorer can rate its accuracy. Run by scripts/bench.sh inside a
 throw-away venv; prints one JSON object per model size."""
 
 import json
+import math
 import resource
 import sys
 import time
@@ -35,7 +36,7 @@ def main() -> None:
         (out_dir / f"{path.stem}.json").write_text(json.dumps({"lines": lines, "processing_time_ms": times[-1]}))
     wall = time.perf_counter() - wall
     times.sort()
-    pct = lambda p: times[max(1, min(len(times), -(-len(times) * p // 1))) - 1]  # noqa: E731
+    pct = lambda p: times[max(1, min(len(times), math.ceil(len(times) * p))) - 1]  # noqa: E731
     print(json.dumps({
         "peer": f"faster-paddle {size}",
         "load_ms": load_ms,

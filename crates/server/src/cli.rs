@@ -70,7 +70,7 @@ pub struct ServeArgs {
     /// Largest accepted upload, in MiB.
     #[arg(long, env = "HUB_MAX_UPLOAD_MB", default_value_t = 10)]
     pub max_upload_mb: usize,
-    /// Requests that may wait for a worker; more are refused with 503.
+    /// Requests that may wait for a worker; more are refused with 429.
     #[arg(long, env = "HUB_QUEUE_SIZE", default_value_t = 32)]
     pub queue_size: usize,
     /// Seconds between "Memory usage" log lines (0: never).
