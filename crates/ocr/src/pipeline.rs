@@ -110,10 +110,6 @@ impl OcrEngine {
         }
     }
 
-    pub fn options(&self) -> &OcrOptions {
-        &self.options
-    }
-
     /// Decodes image bytes (JPEG, PNG, WEBP, BMP) and reads them.
     pub fn read_bytes(&self, bytes: &[u8]) -> Result<Vec<TextLine>> {
         let mut clock = Instant::now();
@@ -156,4 +152,69 @@ fn lap(clock: &mut Instant) -> f64 {
 
 fn boxed(models: Vec<OrtModel>) -> Vec<Box<dyn Model>> {
     models.into_iter().map(|m| Box::new(m) as Box<dyn Model>).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, ArrayView4};
+
+    /// Text probability 0.9 inside two fixed bands (fractions of the input):
+    /// a short line high up and a long line below it.
+    struct FakeDetector;
+    const BANDS: [(f32, f32, f32, f32); 2] = [(0.1, 0.2, 0.4, 0.3), (0.1, 0.6, 0.95, 0.7)];
+
+    impl Model for FakeDetector {
+        fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
+            let (_, _, h, w) = input.dim();
+            let mut map = ArrayD::<f32>::zeros(vec![1, 1, h, w]);
+            for (x0, y0, x1, y1) in BANDS {
+                let (fx, fy) = (w as f32, h as f32);
+                for y in (y0 * fy) as usize..(y1 * fy) as usize {
+                    for x in (x0 * fx) as usize..(x1 * fx) as usize {
+                        map[[0, 0, y, x]] = 0.9;
+                    }
+                }
+            }
+            Ok(map)
+        }
+    }
+
+    /// Reads "A" from narrow crops and "B" from wide ones.
+    struct FakeRecognizer;
+
+    impl Model for FakeRecognizer {
+        fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>> {
+            let (n, _, _, w) = input.dim();
+            let mut out = ArrayD::<f32>::zeros(vec![n, (w / 8).max(1), 4]);
+            out.slice_mut(ndarray::s![.., .., 0]).fill(1.0);
+            let letter = if w < 200 { 1 } else { 2 };
+            for b in 0..n {
+                out[[b, 0, 0]] = 0.0;
+                out[[b, 0, letter]] = 1.0;
+            }
+            Ok(out)
+        }
+    }
+
+    #[test]
+    fn reads_lines_in_order_with_boxes_in_image_pixels() {
+        let engine = OcrEngine::with_models(
+            vec![Box::new(FakeDetector)],
+            vec![Box::new(FakeRecognizer), Box::new(FakeRecognizer)],
+            None,
+            "A\nB",
+            OcrOptions::default(),
+        );
+        let lines = engine.read_image(&RgbImage::from_pixel(400, 200, image::Rgb([255; 3]))).unwrap();
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["A", "B"]);
+        assert!(lines.iter().all(|l| l.confidence == 1.0));
+        // Band 1 covers x 40..160, y 40..60 of the image; DB unclip grows it
+        // by about 13 px on every side.
+        let [tl, _, br, _] = lines[0].bbox;
+        let near = |p: [f32; 2], q: [f32; 2]| (p[0] - q[0]).abs() < 4.0 && (p[1] - q[1]).abs() < 4.0;
+        assert!(near(tl, [27.0, 27.0]) && near(br, [173.0, 73.0]), "{:?}", lines[0].bbox);
+        assert!(lines[1].bbox[0][1] > lines[0].bbox[3][1], "second line is below the first");
+    }
 }
