@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Requests that may wait for a worker; more are refused with 429.
     #[arg(long, env = "HUB_QUEUE_SIZE", default_value_t = 32)]
     pub queue_size: usize,
+    /// After SIGTERM/SIGINT, seconds to let accepted requests finish before exiting anyway.
+    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
     /// Seconds between "Memory usage" log lines (0: never).
     #[arg(long, env = "HUB_MEMORY_LOG_SECS", default_value_t = 60)]
     pub memory_log_secs: u64,

@@ -1,13 +1,16 @@
 //! `inference-hub serve`: bind first, answer probes at once, load models on
 //! a background thread, shut down gracefully on SIGTERM/SIGINT.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hub_ocr::{DETECTOR_FILE, RECOGNIZER_FILE};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::cli::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
@@ -23,6 +26,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         ocr: args.enable_ocr.then(OcrCapability::default),
         model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
+        shutting_down: AtomicBool::new(false),
     });
 
     let listener = TcpListener::bind((args.host.as_str(), args.port))
@@ -41,7 +45,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
     }
 
-    axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // On a signal: /ready turns 503, no new connections are accepted, and
+    // accepted requests finish, for at most the grace period.
+    let signalled = Arc::new(Notify::new());
+    let on_signal = {
+        let (state, signalled) = (state.clone(), signalled.clone());
+        async move {
+            shutdown_signal().await;
+            state.shutting_down.store(true, Ordering::Relaxed);
+            signalled.notify_one();
+        }
+    };
+    let serving = axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(on_signal);
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    tokio::select! {
+        served = serving.into_future() => served?,
+        () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period of {grace:?} over; exiting with requests still in flight");
+        }
+    }
     tracing::info!("shut down");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What the handlers share: start time, settings, and the OCR capability,
 //! whose workers appear once the background load finishes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -45,13 +46,20 @@ pub struct AppState {
     pub ocr: Option<OcrCapability>,
     /// Model file names, for /health.
     pub model_names: Vec<String>,
+    /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
+    pub shutting_down: AtomicBool,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// Ready when every enabled capability has its models loaded.
+    /// Every enabled capability has its models loaded.
     pub fn models_loaded(&self) -> bool {
         self.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
+    }
+
+    /// Worth sending traffic to: loaded and not shutting down.
+    pub fn ready(&self) -> bool {
+        self.models_loaded() && !self.shutting_down.load(Ordering::Relaxed)
     }
 }

@@ -14,9 +14,9 @@ pub async fn live() -> Json<Value> {
 }
 
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
-    let loaded = state.models_loaded();
-    let status = if loaded { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": loaded, "models_loaded": loaded})))
+    let (ready, loaded) = (state.ready(), state.models_loaded());
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready, "models_loaded": loaded})))
 }
 
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {

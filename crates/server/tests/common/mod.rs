@@ -118,6 +118,24 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Sends SIGTERM, as systemd and Kubernetes do to stop the service.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the child to exit by itself and returns its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "still running {timeout:?} after SIGTERM; stderr:\n{}", self.logs());
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the child wrote to stderr so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
