@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{OcrError, Result};
-
 pub const DETECTOR_FILE: &str = "ppocrv6_det.onnx";
 pub const RECOGNIZER_FILE: &str = "ppocrv6_rec.onnx";
 pub const CLASSIFIER_FILE: &str = "ppocr_cls.onnx";
@@ -25,20 +23,5 @@ impl ModelFiles {
             recognizer: dir.join(RECOGNIZER_FILE),
             classifier: dir.join(CLASSIFIER_FILE),
         }
-    }
-
-    /// Fails on the first missing file, naming it; the classifier is only
-    /// needed when orientation correction is on.
-    pub fn check(&self, with_classifier: bool) -> Result<()> {
-        let mut files = vec![("detection model", &self.detector), ("recognition model", &self.recognizer)];
-        if with_classifier {
-            files.push(("orientation model", &self.classifier));
-        }
-        for (what, path) in files {
-            if !path.is_file() {
-                return Err(OcrError::MissingFile { what, path: path.clone() });
-            }
-        }
-        Ok(())
     }
 }

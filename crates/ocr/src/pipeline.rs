@@ -74,7 +74,6 @@ pub struct OcrEngine {
 impl OcrEngine {
     /// Loads the models on ONNX Runtime; [`crate::init_runtime`] first.
     pub fn load(files: &ModelFiles, runtime: &RuntimeOptions, options: OcrOptions) -> Result<Self> {
-        files.check(options.orientation)?;
         let load = |path: &Path, what, session, count: usize| -> Result<Vec<OrtModel>> {
             (0..count.max(1)).map(|_| OrtModel::load(path, what, session)).collect()
         };

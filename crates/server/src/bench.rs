@@ -36,11 +36,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let pct = |p: f64| ms(times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1]);
     let mean = times.iter().map(|&d| ms(d)).sum::<f64>() / times.len() as f64;
+    let runtime = args.engine.runtime();
     let report = serde_json::json!({
         "images": images.len(),
         "rounds": args.rounds,
-        "detector_threads": args.engine.runtime().detector_session.threads,
-        "recognizer_sessions": args.engine.runtime().recognizers,
+        "detector_threads": runtime.detector_session.threads,
+        "recognizer_sessions": runtime.recognizers,
         "load_ms": ms(load),
         "mean_ms": mean,
         "p50_ms": pct(0.50),
