@@ -1,5 +1,5 @@
 # inference-hub: every target sets up what it needs first (idempotent).
-.PHONY: setup build run test lint eval bench clean
+.PHONY: setup build run test lint eval bench soak clean
 
 CARGO ?= cargo
 BIN := target/release/inference-hub
@@ -31,6 +31,11 @@ bench: build
 	$(CARGO) build --release --locked --example loadgen
 	bash scripts/bench.sh
 
+## Memory stays flat over 2,000 requests of varied sizes (SOAK_REQUESTS=N).
+soak: build
+	$(CARGO) build --release --locked --example loadgen
+	bash scripts/soak.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf .eval
+	rm -rf .eval .bench .soak

@@ -4,6 +4,7 @@
 # fastest CPU peer (faster-paddle, installed into a throw-away venv from PyPI),
 # all in one run so the ratios compare like with like.
 #   BENCH_PEER=0         skip the peer
+#   BENCH_PROFILES="..." profiles to run (default: accurate balanced fast)
 #   BENCH_REQUESTS=N     HTTP requests per concurrency level (default: one per image)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,11 +22,8 @@ results="$out/results.jsonl"
 images=("$data"/*.jpg)
 requests=${BENCH_REQUESTS:-${#images[@]}}
 
-# Profiles: name and serve/ocr flags.
-declare -A PROFILES=(
-  [default]=""
-  [fast]="--det-max-side 960"
-)
+# inference-hub's --profile presets; BENCH_PROFILES picks some.
+read -r -a profiles <<<"${BENCH_PROFILES:-accurate balanced fast}"
 
 echo "machine: $(nproc) cores, $(uname -m); ${#images[@]} DEV receipts"
 
@@ -63,8 +61,8 @@ PY
   wait "$pid" || true
 }
 
-for name in "${!PROFILES[@]}"; do
-  read -r -a flags <<<"${PROFILES[$name]}"
+for name in "${profiles[@]}"; do
+  flags=(--profile "$name")
   echo "== inference-hub $name: in-process, HTTP, accuracy"
   "$bin" bench --json "${flags[@]}" "${images[@]}" |
     python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='inprocess'; print(json.dumps(r))" >>"$results"

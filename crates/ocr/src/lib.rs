@@ -21,10 +21,10 @@
 //! | `pipeline`    | [`OcrEngine`]: all of the above, image in, [`TextLine`]s out |
 //!
 //! ```no_run
-//! use hub_ocr::{ModelFiles, OcrEngine, OcrOptions, RuntimeOptions, init_runtime};
+//! use hub_ocr::{ModelFiles, OcrEngine, OcrOptions, Precision, RuntimeOptions, init_runtime};
 //! # fn main() -> hub_ocr::Result<()> {
 //! init_runtime("vendor/onnxruntime/libonnxruntime.so.1.31.1".as_ref())?;
-//! let files = ModelFiles::in_dir("vendor/models".as_ref());
+//! let files = ModelFiles::in_dir("vendor/models".as_ref(), Precision::Int8);
 //! let mut ocr = OcrEngine::load(&files, &RuntimeOptions::default(), OcrOptions::default())?;
 //! for line in ocr.read_bytes(&std::fs::read("receipt.jpg").unwrap())? {
 //!     println!("{:.2} {}", line.confidence, line.text);
@@ -54,6 +54,6 @@ pub use detection::DetOptions;
 pub use engine::{Model, OrtModel, RuntimeOptions, SessionOptions, init_runtime};
 pub use error::{OcrError, Result};
 pub use geometry::{Point, Quad};
-pub use models::{CLASSIFIER_FILE, DETECTOR_FILE, ModelFiles, RECOGNIZER_FILE};
+pub use models::{ModelFiles, Precision};
 pub use pipeline::{OcrEngine, OcrOptions, TextLine};
 pub use recognition::RecOptions;

@@ -1,11 +1,47 @@
-//! Where the model files live. `make setup` fetches them into `models/` of
-//! the checkout (see `scripts/setup.sh` for their pinned sources).
+//! Where the model files live. `make setup` fetches them into `vendor/models`
+//! of the checkout and makes their int8 versions (see `scripts/setup.sh`).
 
 use std::path::{Path, PathBuf};
 
-pub const DETECTOR_FILE: &str = "ppocrv6_det.onnx";
-pub const RECOGNIZER_FILE: &str = "ppocrv6_rec.onnx";
-pub const CLASSIFIER_FILE: &str = "ppocr_cls.onnx";
+const CLASSIFIER_FILE: &str = "ppocr_cls.onnx";
+
+/// Numeric precision of the detector and recogniser weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// The published float models: the most accurate, about 1.5× slower.
+    Fp32,
+    /// Static int8 quantisation made at set-up time (`scripts/quantize.py`).
+    #[default]
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    fn file(self, stem: &str) -> String {
+        match self {
+            Precision::Fp32 => format!("{stem}.onnx"),
+            Precision::Int8 => format!("{stem}.int8.onnx"),
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "int8" => Ok(Precision::Int8),
+            other => Err(format!("unknown precision `{other}` (expected `fp32` or `int8`)")),
+        }
+    }
+}
 
 /// Paths of the three PP-OCR models.
 #[derive(Debug, Clone)]
@@ -16,12 +52,27 @@ pub struct ModelFiles {
 }
 
 impl ModelFiles {
-    /// The standard file names inside `dir`.
-    pub fn in_dir(dir: &Path) -> Self {
+    /// The standard file names inside `dir` for `precision` (the small
+    /// orientation classifier is always float).
+    pub fn in_dir(dir: &Path, precision: Precision) -> Self {
         Self {
-            detector: dir.join(DETECTOR_FILE),
-            recognizer: dir.join(RECOGNIZER_FILE),
+            detector: dir.join(precision.file("ppocrv6_det")),
+            recognizer: dir.join(precision.file("ppocrv6_rec")),
             classifier: dir.join(CLASSIFIER_FILE),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_picks_the_file_names_setup_writes() {
+        let fp32 = ModelFiles::in_dir(Path::new("m"), Precision::Fp32);
+        let int8 = ModelFiles::in_dir(Path::new("m"), Precision::Int8);
+        assert_eq!(fp32.detector, Path::new("m/ppocrv6_det.onnx"));
+        assert_eq!(int8.recognizer, Path::new("m/ppocrv6_rec.int8.onnx"));
+        assert_eq!(int8.classifier, fp32.classifier);
     }
 }

@@ -1,6 +1,5 @@
 //! The whole pipeline: decode → detect → order → crop → (orient) → recognise.
 
-use std::path::Path;
 use std::time::Instant;
 
 use image::RgbImage;
@@ -74,17 +73,37 @@ pub struct OcrEngine {
 impl OcrEngine {
     /// Loads the models on ONNX Runtime; [`crate::init_runtime`] first.
     pub fn load(files: &ModelFiles, runtime: &RuntimeOptions, options: OcrOptions) -> Result<Self> {
-        let load = |path: &Path, what, session, count: usize| -> Result<Vec<OrtModel>> {
-            (0..count.max(1)).map(|_| OrtModel::load(path, what, session)).collect()
-        };
-        let recognizers =
-            load(&files.recognizer, "recognition model", runtime.recognizer_session, runtime.recognizers)?;
+        // The detector and recogniser load side by side: most of a load is
+        // graph optimisation, one core each.
+        let (detectors, recognizers) = std::thread::scope(|scope| {
+            let recognizers = scope.spawn(|| {
+                OrtModel::load_sessions(
+                    &files.recognizer,
+                    "recognition model",
+                    runtime.recognizer_session,
+                    runtime.recognizers,
+                )
+            });
+            let detectors = OrtModel::load_sessions(
+                &files.detector,
+                "detection model",
+                runtime.detector_session,
+                runtime.detectors,
+            );
+            (detectors, recognizers.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        let (detectors, recognizers) = (detectors?, recognizers?);
         let characters = recognizers[0].metadata("character")?.ok_or_else(|| {
             OcrError::ModelOutput(format!("{} has no `character` metadata", files.recognizer.display()))
         })?;
-        let detectors = load(&files.detector, "detection model", runtime.detector_session, runtime.detectors)?;
         let classifiers = if options.orientation {
-            Some(boxed(load(&files.classifier, "orientation model", runtime.detector_session, runtime.detectors)?))
+            let classifiers = OrtModel::load_sessions(
+                &files.classifier,
+                "orientation model",
+                runtime.detector_session,
+                runtime.detectors,
+            )?;
+            Some(boxed(classifiers))
         } else {
             None
         };

@@ -8,7 +8,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use hub_ocr::{DETECTOR_FILE, RECOGNIZER_FILE};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -26,6 +25,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         ocr: args.enable_ocr.then(OcrCapability::default),
         model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
+        profile: args.engine.profile.name(),
         shutting_down: AtomicBool::new(false),
     });
 
@@ -69,11 +69,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn model_names(engine: &EngineArgs) -> Vec<String> {
-    let mut names = vec![DETECTOR_FILE.to_owned(), RECOGNIZER_FILE.to_owned()];
+    let files = engine.model_files();
+    let mut paths = vec![files.detector, files.recognizer];
     if engine.orientation {
-        names.push(hub_ocr::CLASSIFIER_FILE.to_owned());
+        paths.push(files.classifier);
     }
-    names
+    paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect()
 }
 
 /// Loads the engine and publishes the worker pool.

@@ -44,8 +44,9 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
     pub ocr: Option<OcrCapability>,
-    /// Model file names, for /health.
+    /// Model file names and the `--profile`, for /health.
     pub model_names: Vec<String>,
+    pub profile: &'static str,
     /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
     pub shutting_down: AtomicBool,
 }

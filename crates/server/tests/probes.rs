@@ -45,7 +45,8 @@ async fn probes_follow_the_model_load() {
     assert_eq!(h["workers"], 2, "{h}");
     assert!(h["load_time_ms"].as_u64().is_some(), "load_time_ms: {h}");
     assert_eq!(h["load_error"], serde_json::Value::Null, "{h}");
-    assert_eq!(h["models"], json!(["ppocrv6_det.onnx", "ppocrv6_rec.onnx"]), "{h}");
+    assert_eq!(h["models"], json!(["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx"]), "{h}");
+    assert_eq!(h["profile"], "balanced", "{h}");
 }
 
 /// Missing models: the process stays up and says why, but never turns ready

@@ -41,6 +41,7 @@ pub async fn health(State(state): State<SharedState>) -> Json<Value> {
         "uptime_seconds": state.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
         "models": state.model_names,
+        "profile": state.profile,
         "load_time_ms": load_time_ms,
         "load_error": load_error,
         "workers": workers,
