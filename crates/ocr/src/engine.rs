@@ -59,15 +59,53 @@ pub fn init_runtime(dylib: &Path) -> Result<&'static ort::environment::Environme
                     OcrError::MissingFile { what: "ONNX Runtime library", path: dylib.to_path_buf() }.to_string()
                 );
             }
-            ort::init_from(dylib)
+            let env = ort::init_from(dylib)
                 .map_err(|e| e.to_string())?
                 .with_name("inference-hub")
                 .with_telemetry(false)
                 .build()
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            share_cpu_arena(&env).map_err(|e| format!("cannot register the shared CPU arena: {e}"))?;
+            Ok(env)
         })
         .as_ref()
         .map_err(|e| OcrError::Runtime(e.clone()))
+}
+
+/// Registers one CPU memory arena on the environment for every session.
+///
+/// By default each session grows an arena of its own to the largest input
+/// it has seen and keeps it; with one shared arena, memory a detector run
+/// released is reused by the next recogniser run instead of both being kept
+/// (about 80 MB less for one detector and one recogniser session).
+fn share_cpu_arena(env: &ort::environment::Environment) -> Result<()> {
+    use ort::AsPointer;
+    use ort::sys::{OrtAllocatorType, OrtArenaCfg, OrtMemType, OrtMemoryInfo};
+    let api = ort::api();
+    let check = |status| unsafe { ort::Error::result_from_status(status) };
+    let mut info: *mut OrtMemoryInfo = std::ptr::null_mut();
+    let mut config: *mut OrtArenaCfg = std::ptr::null_mut();
+    // SAFETY: plain C API calls on pointers created here and released below;
+    // ONNX Runtime copies what it keeps.
+    unsafe {
+        check((api.CreateCpuMemoryInfo)(
+            OrtAllocatorType::OrtArenaAllocator,
+            OrtMemType::OrtMemTypeDefault,
+            &mut info,
+        ))?;
+        // No keys: ONNX Runtime's defaults (grow by powers of two, no cap).
+        // Growing by exactly what is asked was measured worse: chunks of
+        // different sizes do not coalesce.
+        let made = check((api.CreateArenaCfgV2)(std::ptr::null(), std::ptr::null(), 0, &mut config));
+        let registered =
+            made.and_then(|()| check((api.CreateAndRegisterAllocator)(env.ptr().cast_mut(), info, config)));
+        if !config.is_null() {
+            (api.ReleaseArenaCfg)(config);
+        }
+        (api.ReleaseMemoryInfo)(info);
+        registered?;
+    }
+    Ok(())
 }
 
 /// An ONNX model running on ONNX Runtime's CPU provider.
@@ -102,6 +140,8 @@ impl OrtModel {
         // patterns are never reused and only accumulate.
         let session = Session::builder(env)?
             .with_prepacked_weights(prepacked)
+            .map_err(ort::Error::from)?
+            .with_env_allocators()
             .map_err(ort::Error::from)?
             .with_memory_pattern(false)
             .map_err(ort::Error::from)?

@@ -156,10 +156,14 @@ pub struct EngineArgs {
     /// Detector and recogniser weights, `fp32` or `int8` [default: from --profile].
     #[arg(long, env = "HUB_PRECISION")]
     pub precision: Option<Precision>,
-    /// Images processed at once, each with its own detector session [default: one per core].
+    /// Images in flight at once (one may detect while another recognises) [default: one per core].
     #[arg(long, env = "HUB_WORKERS")]
     pub workers: Option<usize>,
-    /// ONNX Runtime threads per detector session [default: cores].
+    /// Detector sessions, shared by the workers; each holds the working memory
+    /// of the largest image it has seen [default: one per two cores].
+    #[arg(long, env = "HUB_DET_SESSIONS")]
+    pub det_sessions: Option<usize>,
+    /// ONNX Runtime threads per detector session [default: cores / detector sessions].
     #[arg(long, env = "HUB_THREADS")]
     pub threads: Option<usize>,
     /// Recogniser sessions (one thread each), shared by all images [default: one per core].
@@ -214,10 +218,11 @@ impl EngineArgs {
 
     pub fn runtime(&self) -> RuntimeOptions {
         let session = |threads| SessionOptions { threads, spinning: self.spinning };
+        let detectors = self.det_sessions.unwrap_or(Self::cores() / 2).max(1);
         RuntimeOptions {
-            detectors: self.worker_count(),
+            detectors,
             recognizers: self.rec_sessions.unwrap_or_else(Self::cores).max(1),
-            detector_session: session(self.threads.unwrap_or_else(Self::cores).max(1)),
+            detector_session: session(self.threads.unwrap_or(Self::cores() / detectors).max(1)),
             recognizer_session: session(1),
         }
     }

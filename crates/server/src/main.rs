@@ -11,7 +11,7 @@
 //! | `response` | the OCR response body                                  |
 //! | `oneshot`  | `ocr` and `models` subcommands                         |
 //! | `bench`    | `bench` subcommand: latency, load time, memory         |
-//! | `memory`   | RSS readings                                           |
+//! | `memory`   | RSS readings, allocator settings                       |
 //!
 //! The pipeline itself lives in the `hub-ocr` crate.
 
@@ -34,6 +34,7 @@ use tracing_subscriber::EnvFilter;
 use cli::{Cli, Command, LogFormat};
 
 fn main() -> anyhow::Result<()> {
+    memory::tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {

@@ -83,6 +83,7 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let runtime = engine.runtime();
     tracing::info!(
         workers = engine.worker_count(),
+        detector_sessions = runtime.detectors,
         detector_threads = runtime.detector_session.threads,
         recognizer_sessions = runtime.recognizers,
         "Loading PaddleOCR models..."
