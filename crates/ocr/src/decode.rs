@@ -37,6 +37,14 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
         return Err(OcrError::EmptyInput);
     }
     let format = sniff_format(bytes).ok_or(OcrError::UnsupportedFormat)?;
+    if format == ImageFormat::Bmp {
+        check_bmp_header(bytes, limits)?;
+    }
+    if format == ImageFormat::Jpeg && !jpeg_has_end(bytes) {
+        // The JPEG decoder fills a cut-off image with grey and succeeds;
+        // reading half a receipt would silently lose its total.
+        return Err(OcrError::Decode("truncated JPEG: no end-of-image marker after the image data".into()));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = Limits::default();
     decoder_limits.max_image_width = Some(limits.max_width);
@@ -59,6 +67,38 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     Ok(image.into_rgb8())
 }
 
+/// The BMP decoder refuses sides over 65535 with a plain decoding error;
+/// the header states the size, so an oversized one is told as such.
+fn check_bmp_header(bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
+    let field = |at: usize| bytes.get(at..at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]).unsigned_abs());
+    if let (Some(w), Some(h)) = (field(18), field(22))
+        && (w > limits.max_width || h > limits.max_height || u64::from(w) * u64::from(h) > limits.max_pixels)
+    {
+        return Err(OcrError::TooLarge(format!("{w}x{h} pixels exceeds the limits")));
+    }
+    Ok(())
+}
+
+/// Walks the JPEG's header segments to the first scan, then looks for the
+/// end-of-image marker after it. (Entropy-coded data never holds `FF D9`; an
+/// EXIF thumbnail's own end marker sits in a header segment and is skipped.)
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xFF {
+            return false;
+        }
+        let marker = bytes[at + 1];
+        match marker {
+            0xFF => at += 1, // fill byte
+            0xDA => return bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => at += 2 + usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])),
+        }
+    }
+    false
+}
+
 fn describe(err: image::ImageError) -> OcrError {
     match err {
         image::ImageError::Limits(e) => OcrError::TooLarge(e.to_string()),
@@ -74,6 +114,45 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, format).unwrap();
         out.into_inner()
+    }
+
+    /// The fuzz seeds must decode; inputs the fuzzer once crashed on
+    /// (`fuzz/regressions/decode`) must now fail or succeed cleanly.
+    #[test]
+    fn fuzz_seeds_decode_and_regressions_do_not_panic() {
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+        let files = |dir: &str| -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(fuzz.join(dir)).map_or(Vec::new(), |d| d.map(|e| e.unwrap().path()).collect())
+        };
+        let seeds = files("corpus/decode");
+        assert!(seeds.len() >= 10, "seed corpus missing: {}", fuzz.display());
+        for seed in seeds {
+            let decoded = decode_image(&std::fs::read(&seed).unwrap(), &DecodeLimits::default());
+            assert!(decoded.is_ok(), "{}: {decoded:?}", seed.display());
+        }
+        for input in files("regressions/decode") {
+            let _ = decode_image(&std::fs::read(&input).unwrap(), &DecodeLimits::default());
+        }
+    }
+
+    #[test]
+    fn cut_jpegs_are_refused_and_trailing_bytes_are_not() {
+        let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
+        let jpeg = encode(&img, ImageFormat::Jpeg);
+        assert!(decode_image(&jpeg, &DecodeLimits::default()).is_ok());
+        let cut = &jpeg[..jpeg.len() - 40];
+        assert!(matches!(decode_image(cut, &DecodeLimits::default()), Err(OcrError::Decode(_))));
+        // Some cameras append data after the end marker.
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"vendor trailer");
+        assert!(decode_image(&trailing, &DecodeLimits::default()).is_ok());
+    }
+
+    #[test]
+    fn oversized_bmp_headers_are_too_large() {
+        let mut bmp = encode(&RgbImage::new(4, 4), ImageFormat::Bmp);
+        bmp[18..22].copy_from_slice(&100_000i32.to_le_bytes());
+        assert!(matches!(decode_image(&bmp, &DecodeLimits::default()), Err(OcrError::TooLarge(_))));
     }
 
     #[test]

@@ -21,10 +21,10 @@
 //! | `pipeline`    | [`OcrEngine`]: all of the above, image in, [`TextLine`]s out |
 //!
 //! ```no_run
-//! use hub_ocr::{ModelFiles, OcrEngine, OcrOptions, Precision, RuntimeOptions, init_runtime};
+//! use hub_ocr::{Alphabet, ModelFiles, OcrEngine, OcrOptions, Precision, RuntimeOptions, init_runtime};
 //! # fn main() -> hub_ocr::Result<()> {
 //! init_runtime("vendor/onnxruntime/libonnxruntime.so.1.31.1".as_ref())?;
-//! let files = ModelFiles::in_dir("vendor/models".as_ref(), Precision::Int8);
+//! let files = ModelFiles::in_dir("vendor/models".as_ref(), Precision::Int8, Alphabet::Full);
 //! let mut ocr = OcrEngine::load(&files, &RuntimeOptions::default(), OcrOptions::default())?;
 //! for line in ocr.read_bytes(&std::fs::read("receipt.jpg").unwrap())? {
 //!     println!("{:.2} {}", line.confidence, line.text);

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ctc::Alphabet;
+
 const CLASSIFIER_FILE: &str = "ppocr_cls.onnx";
 
 /// Numeric precision of the detector and recogniser weights.
@@ -31,6 +33,16 @@ impl Precision {
     }
 }
 
+/// The recogniser for an alphabet: Latin uses the one cut down to Latin
+/// output classes at set-up (same characters picked, a far smaller last
+/// layer; see `scripts/quantize.py`).
+fn recognizer_stem(alphabet: Alphabet) -> &'static str {
+    match alphabet {
+        Alphabet::Full => "ppocrv6_rec",
+        Alphabet::Latin => "ppocrv6_rec.latin",
+    }
+}
+
 impl std::str::FromStr for Precision {
     type Err = String;
 
@@ -52,12 +64,12 @@ pub struct ModelFiles {
 }
 
 impl ModelFiles {
-    /// The standard file names inside `dir` for `precision` (the small
-    /// orientation classifier is always float).
-    pub fn in_dir(dir: &Path, precision: Precision) -> Self {
+    /// The standard file names inside `dir` for `precision` and `alphabet`
+    /// (the small orientation classifier is always float).
+    pub fn in_dir(dir: &Path, precision: Precision, alphabet: Alphabet) -> Self {
         Self {
             detector: dir.join(precision.file("ppocrv6_det")),
-            recognizer: dir.join(precision.file("ppocrv6_rec")),
+            recognizer: dir.join(precision.file(recognizer_stem(alphabet))),
             classifier: dir.join(CLASSIFIER_FILE),
         }
     }
@@ -69,10 +81,13 @@ mod tests {
 
     #[test]
     fn precision_picks_the_file_names_setup_writes() {
-        let fp32 = ModelFiles::in_dir(Path::new("m"), Precision::Fp32);
-        let int8 = ModelFiles::in_dir(Path::new("m"), Precision::Int8);
+        let fp32 = ModelFiles::in_dir(Path::new("m"), Precision::Fp32, Alphabet::Full);
+        let int8 = ModelFiles::in_dir(Path::new("m"), Precision::Int8, Alphabet::Full);
+        let latin = ModelFiles::in_dir(Path::new("m"), Precision::Int8, Alphabet::Latin);
         assert_eq!(fp32.detector, Path::new("m/ppocrv6_det.onnx"));
         assert_eq!(int8.recognizer, Path::new("m/ppocrv6_rec.int8.onnx"));
+        assert_eq!(latin.recognizer, Path::new("m/ppocrv6_rec.latin.int8.onnx"));
+        assert_eq!(latin.detector, int8.detector);
         assert_eq!(int8.classifier, fp32.classifier);
     }
 }

@@ -36,7 +36,7 @@ pub enum Profile {
     Accurate,
     /// Int8 models, detector input up to 1280 px: about 1.5× faster, 0.01 word F1 less.
     Balanced,
-    /// Int8 models, detector input up to 960 px: the lowest latency.
+    /// Int8 models, detector input up to 960 px, Latin script only: the lowest latency.
     Fast,
 }
 
@@ -53,6 +53,13 @@ impl Profile {
         match self {
             Profile::Accurate => Precision::Fp32,
             Profile::Balanced | Profile::Fast => Precision::Int8,
+        }
+    }
+
+    fn alphabet(self) -> Alphabet {
+        match self {
+            Profile::Accurate | Profile::Balanced => Alphabet::Full,
+            Profile::Fast => Alphabet::Latin,
         }
     }
 
@@ -123,8 +130,39 @@ pub struct ServeArgs {
     /// Text-to-speech; not part of this build, accepted for compatibility.
     #[arg(long, env = "AI_ENABLE_TTS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub enable_tts: bool,
+    /// Seconds a request may wait for and run inference once uploaded; past
+    /// it the client gets 504 and its queued work is dropped.
+    #[arg(long, env = "HUB_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    /// Seconds a client may take to send its upload before a 408.
+    #[arg(long, env = "HUB_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    #[command(flatten)]
+    pub access: AccessArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Access control for the inference routes; all off by default.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// API keys, comma-separated; callers send `Authorization: Bearer KEY` or
+    /// `X-API-Key: KEY`. Prefer the environment or a file: flags show in `ps`.
+    #[arg(long, env = "HUB_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+    /// File with one API key per line (`#` comments), e.g. a mounted secret.
+    #[arg(long, env = "HUB_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Client addresses allowed to call, comma-separated IPs or CIDR blocks
+    /// (e.g. `10.0.4.17,192.168.0.0/24`); others get 403.
+    #[arg(long, env = "HUB_ALLOW_IPS", value_delimiter = ',')]
+    pub allow_ips: Vec<String>,
+    /// Requests a minute per client (API key, or IP without keys); 0: no limit.
+    #[arg(long, env = "HUB_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Requests a client may send at once before the rate applies [default: the rate].
+    #[arg(long, env = "HUB_RATE_BURST", default_value_t = 0)]
+    pub rate_burst: u32,
 }
 
 #[derive(Debug, Args)]
@@ -175,9 +213,10 @@ pub struct EngineArgs {
     /// Turn upside-down text lines with the orientation classifier.
     #[arg(long, env = "HUB_ORIENTATION", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub orientation: bool,
-    /// Characters the recogniser may output: `full` (multilingual) or `latin`.
-    #[arg(long, env = "HUB_ALPHABET", default_value = "full")]
-    pub alphabet: Alphabet,
+    /// Characters the recogniser may output: `full` (multilingual) or `latin`
+    /// (Western receipts; a smaller, faster recogniser) [default: from --profile].
+    #[arg(long, env = "HUB_ALPHABET")]
+    pub alphabet: Option<Alphabet>,
     /// Longest detector input side, in pixels [default: from --profile].
     #[arg(long, env = "HUB_DET_MAX_SIDE")]
     pub det_max_side: Option<u32>,
@@ -239,8 +278,12 @@ impl EngineArgs {
         self.precision.unwrap_or(self.profile.precision())
     }
 
+    pub fn alphabet(&self) -> Alphabet {
+        self.alphabet.unwrap_or(self.profile.alphabet())
+    }
+
     pub fn model_files(&self) -> ModelFiles {
-        ModelFiles::in_dir(&self.model_dir(), self.precision())
+        ModelFiles::in_dir(&self.model_dir(), self.precision(), self.alphabet())
     }
 
     pub fn ocr_options(&self) -> OcrOptions {
@@ -260,7 +303,7 @@ impl EngineArgs {
                 ..defaults.recognition
             },
             orientation: self.orientation,
-            alphabet: self.alphabet,
+            alphabet: self.alphabet(),
             min_confidence: self.min_confidence,
             space_boost: self.space_boost,
             ..defaults

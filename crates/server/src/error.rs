@@ -21,6 +21,11 @@ pub enum ApiError {
     FileTooLarge(usize),
     /// The bytes are not a JPEG, PNG, WEBP or BMP image.
     UnsupportedFormat,
+    /// The part's Content-Type names another format than its bytes are.
+    ContentTypeMismatch {
+        declared: String,
+        actual: &'static str,
+    },
     /// A supported format that cannot be decoded (truncated, corrupt).
     InvalidImage(String),
     /// The image is decodable in principle but over the pixel limits.
@@ -31,6 +36,18 @@ pub enum ApiError {
     ModelsUnavailable(String),
     /// The inference queue is full.
     Overloaded,
+    /// No valid API key (`Authorization: Bearer` or `X-API-Key`).
+    Unauthorized,
+    /// The client address is not on the allow-list.
+    Forbidden,
+    /// The client is over its rate limit; retry after this many seconds.
+    RateLimited(u64),
+    /// The upload did not arrive within the body timeout.
+    BodyTimeout,
+    /// More header bytes than any client of this API needs.
+    HeadersTooLarge,
+    /// The answer was not ready within the request deadline.
+    DeadlineExceeded,
     /// The capability is switched off in this deployment.
     CapabilityDisabled(&'static str),
     NotFound,
@@ -45,8 +62,13 @@ impl ApiError {
         match self {
             MissingFile | BadMultipart(_) | EmptyFile | InvalidImage(_) => StatusCode::BAD_REQUEST,
             FileTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedFormat => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            UnsupportedFormat | ContentTypeMismatch { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Overloaded | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             NotReady | ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             CapabilityDisabled(_) | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -62,11 +84,18 @@ impl ApiError {
             EmptyFile => "empty_file",
             FileTooLarge(_) => "file_too_large",
             UnsupportedFormat => "unsupported_media_type",
+            ContentTypeMismatch { .. } => "content_type_mismatch",
             InvalidImage(_) => "invalid_image",
             ImageTooLarge(_) => "image_too_large",
             NotReady => "models_loading",
             ModelsUnavailable(_) => "models_unavailable",
             Overloaded => "overloaded",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            RateLimited(_) => "rate_limited",
+            BodyTimeout => "body_timeout",
+            HeadersTooLarge => "headers_too_large",
+            DeadlineExceeded => "deadline_exceeded",
             CapabilityDisabled(_) => "capability_disabled",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
@@ -87,11 +116,20 @@ impl ApiError {
             EmptyFile => "the uploaded file is empty".into(),
             FileTooLarge(limit) => format!("the upload exceeds the limit of {} MB", limit / (1024 * 1024)),
             UnsupportedFormat => "unsupported image format: send JPEG, PNG, WEBP or BMP".into(),
+            ContentTypeMismatch { declared, actual } => {
+                format!("the file is declared as `{declared}` but its bytes are `{actual}`")
+            }
             InvalidImage(why) => format!("the image cannot be decoded: {why}"),
             ImageTooLarge(why) => format!("image too large: {why}"),
             NotReady => "models are still loading; retry shortly".into(),
             ModelsUnavailable(why) => format!("models failed to load: {why}"),
             Overloaded => "too many requests in flight; retry shortly".into(),
+            Unauthorized => "a valid API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`".into(),
+            Forbidden => "this client address is not allowed to call the service".into(),
+            RateLimited(secs) => format!("rate limit reached for this client; retry in {secs} s"),
+            BodyTimeout => "the upload did not arrive in time".into(),
+            HeadersTooLarge => "the request headers are too large".into(),
+            DeadlineExceeded => "the request took longer than the service's deadline; its work was dropped".into(),
             CapabilityDisabled(what) => format!("{what} is disabled in this deployment"),
             NotFound => "no such endpoint; see /health for the available ones".into(),
             MethodNotAllowed => "method not allowed on this endpoint".into(),
@@ -120,8 +158,18 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = json!({"error": {"code": self.code(), "type": self.kind(), "message": self.message()}});
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, ApiError::NotReady | ApiError::Overloaded) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let headers = response.headers_mut();
+        match self {
+            ApiError::NotReady | ApiError::Overloaded => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
     }

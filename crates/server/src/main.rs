@@ -5,6 +5,7 @@
 //! | `cli`      | flags and environment → configuration, engine loading  |
 //! | `serve`    | the server loop: bind, background model load, shutdown |
 //! | `http`     | routes: probes and the OCR endpoints                   |
+//! | `access`   | allow-list, API keys, rate limit for inference routes  |
 //! | `pool`     | worker threads that own the engines, bounded queue     |
 //! | `state`    | what the handlers share; model lifecycle               |
 //! | `error`    | the JSON error contract and its status codes           |
@@ -15,6 +16,7 @@
 //!
 //! The pipeline itself lives in the `hub-ocr` crate.
 
+mod access;
 mod bench;
 mod cli;
 mod error;

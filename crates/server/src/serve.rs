@@ -2,6 +2,7 @@
 //! a background thread, shut down gracefully on SIGTERM/SIGINT.
 
 use std::future::IntoFuture;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -11,6 +12,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::access::AccessPolicy;
 use crate::cli::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
 use crate::pool::OcrPool;
@@ -20,9 +22,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
+    let access = AccessPolicy::from_args(&args.access)?;
+    tracing::info!("{}", access.describe());
     let state: SharedState = Arc::new(AppState {
         started: Instant::now(),
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        access,
         ocr: args.enable_ocr.then(OcrCapability::default),
         model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
         profile: args.engine.profile.name(),
@@ -56,7 +63,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             signalled.notify_one();
         }
     };
-    let serving = axum::serve(listener, crate::http::router(state)).with_graceful_shutdown(on_signal);
+    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(on_signal);
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     tokio::select! {
         served = serving.into_future() => served?,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::access::AccessPolicy;
 use crate::pool::OcrPool;
 
 /// OCR's lifecycle: loading until the slot is filled, then ready or failed.
@@ -42,6 +43,10 @@ impl OcrCapability {
 pub struct AppState {
     pub started: Instant,
     pub max_upload_bytes: usize,
+    /// Time allowed to receive an upload, and to answer a request.
+    pub body_timeout: Duration,
+    pub request_timeout: Duration,
+    pub access: AccessPolicy,
     /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
     pub ocr: Option<OcrCapability>,
     /// Model file names and the `--profile`, for /health.

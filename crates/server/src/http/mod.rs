@@ -4,12 +4,18 @@ mod ocr;
 mod probes;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
 use crate::state::SharedState;
+
+/// Header bytes a request may carry (431 above): no client of this API needs
+/// more, and hyper's own limit is far larger.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// OCR endpoints: the receipt route and its aliases.
 pub const OCR_ROUTES: [&str; 3] = ["/v1/ocr/receipt", "/v1/ocr", "/v1/parse"];
@@ -17,18 +23,32 @@ pub const OCR_ROUTES: [&str; 3] = ["/v1/ocr/receipt", "/v1/ocr", "/v1/parse"];
 pub fn router(state: SharedState) -> Router {
     // Multipart framing adds a little to the file itself.
     let body_limit = state.max_upload_bytes + 64 * 1024;
-    let mut app = Router::new()
+    let mut inference = Router::new();
+    for path in OCR_ROUTES {
+        inference = inference.route(path, post(ocr::recognize));
+    }
+    // Access control guards inference only: probes must stay reachable for
+    // the orchestrator whatever the policy.
+    let inference = inference.route_layer(middleware::from_fn_with_state(state.clone(), crate::access::guard));
+    Router::new()
         .route("/live", get(probes::live))
         .route("/ready", get(probes::ready))
-        .route("/health", get(probes::health));
-    for path in OCR_ROUTES {
-        app = app.route(path, post(ocr::recognize));
-    }
-    app.fallback(|| async { ApiError::NotFound })
+        .route("/health", get(probes::health))
+        .merge(inference)
+        .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(limit_headers))
         // 503s while loading are expected and 5xx from inference are logged
         // where they happen, so the trace layer reports no "failures" itself.
         .layer(TraceLayer::new_for_http().on_failure(()))
         .with_state(state)
+}
+
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    next.run(request).await
 }

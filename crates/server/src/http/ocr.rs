@@ -4,6 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::http::StatusCode;
+use hub_ocr::sniff_format;
+use tokio::time::timeout;
 
 use crate::error::ApiError;
 use crate::response::OcrResponse;
@@ -24,8 +26,14 @@ pub async fn recognize(
         OcrStatus::Ready(loaded) => loaded,
     };
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
-    let image = read_image(form, state.max_upload_bytes).await?;
-    let done = loaded.pool.recognize(image).await?;
+    let image = timeout(state.body_timeout, read_image(form, state.max_upload_bytes))
+        .await
+        .map_err(|_| ApiError::BodyTimeout)??;
+    // Dropping the wait on timeout closes the reply channel, and a worker
+    // skips a job whose client is gone.
+    let done = timeout(state.request_timeout, loaded.pool.recognize(image))
+        .await
+        .map_err(|_| ApiError::DeadlineExceeded)??;
     let millis = done.elapsed.as_secs_f64() * 1000.0;
     // Counts and timings only: recognised text never reaches the log.
     tracing::info!(lines = done.lines.len(), "OCR processing time: {millis:.1} ms");
@@ -42,9 +50,13 @@ async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiErr
         if image.is_some() {
             return Err(ApiError::BadMultipart("send one image per request".into()));
         }
+        let declared = field.content_type().map(str::to_owned);
         let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
         if bytes.len() > limit {
             return Err(ApiError::FileTooLarge(limit));
+        }
+        if !bytes.is_empty() {
+            check_type(declared.as_deref(), &bytes)?;
         }
         image = Some(bytes.to_vec());
     }
@@ -52,6 +64,28 @@ async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiErr
         None => Err(ApiError::MissingFile),
         Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
         Some(bytes) => Ok(bytes),
+    }
+}
+
+/// The bytes must be a supported image, and a declared Content-Type must not
+/// name another format (a renamed or disguised file is refused, not guessed).
+fn check_type(declared: Option<&str>, bytes: &[u8]) -> Result<(), ApiError> {
+    let format = sniff_format(bytes).ok_or(ApiError::UnsupportedFormat)?;
+    let actual = format.to_mime_type();
+    let Some(declared) = declared else { return Ok(()) };
+    let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let agrees = match essence.as_str() {
+        // Clients that do not know the type send these.
+        "" | "application/octet-stream" | "binary/octet-stream" => true,
+        "image/jpg" | "image/pjpeg" => actual == "image/jpeg",
+        "image/x-png" => actual == "image/png",
+        "image/x-bmp" | "image/x-ms-bmp" => actual == "image/bmp",
+        other => other == actual,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(ApiError::ContentTypeMismatch { declared: declared.chars().take(100).collect(), actual })
     }
 }
 

@@ -56,6 +56,23 @@ impl Server {
     /// The test runner's own HUB_*/AI_*/ORT_*/RUST_LOG settings are removed
     /// so that every test sees the same, explicit configuration.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let (mut server, addr_rx) = Self::spawn(args, env);
+        let addr = addr_rx
+            .recv_timeout(START_TIMEOUT)
+            .unwrap_or_else(|_| panic!("no `listening on` line within {START_TIMEOUT:?}; stderr:\n{}", server.logs()));
+        server.addr = addr.parse().unwrap_or_else(|_| panic!("bad listening address {addr:?}"));
+        assert_eq!(server.addr.ip().to_string(), "127.0.0.1", "bound to the wrong interface");
+        assert_ne!(server.addr.port(), 0, "port 0 must be replaced by the bound port");
+        server
+    }
+
+    /// Starts the binary without waiting for it to listen, for
+    /// configurations that must make it exit.
+    pub fn start_or_exit(args: &[&str]) -> Self {
+        Self::spawn(args, &[]).0
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Self, mpsc::Receiver<String>) {
         let root = workspace_root();
         assert!(
             root.join("vendor/models").is_dir() && root.join("vendor/onnxruntime").is_dir(),
@@ -104,14 +121,7 @@ impl Server {
         // No proxy: loopback requests must reach the child even if the runner sets HTTP_PROXY.
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().unwrap();
         // From here on Drop kills the child, whatever assertion fails.
-        let mut server = Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), logs, client };
-        let addr = addr_rx
-            .recv_timeout(START_TIMEOUT)
-            .unwrap_or_else(|_| panic!("no `listening on` line within {START_TIMEOUT:?}; stderr:\n{}", server.logs()));
-        server.addr = addr.parse().unwrap_or_else(|_| panic!("bad listening address {addr:?}"));
-        assert_eq!(server.addr.ip().to_string(), "127.0.0.1", "bound to the wrong interface");
-        assert_ne!(server.addr.port(), 0, "port 0 must be replaced by the bound port");
-        server
+        (Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), logs, client }, addr_rx)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -218,27 +228,61 @@ async fn into_reply(method: &str, path: &str, sent: reqwest::Result<reqwest::Res
 }
 
 fn raw_multipart_post(addr: SocketAddr, path: &str, field: &str, bytes: &[u8]) -> Reply {
-    use std::io::{Read, Write};
-    const BOUNDARY: &str = "----inference-hub-test-boundary";
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"upload.bin\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
+    let (content_type, body) = multipart_body(&[(field, "upload.bin", "application/octet-stream", bytes)]);
+    let request = raw_request("POST", path, addr, &[("Content-Type", &content_type)], &body);
+    let raw = exchange_raw(addr, request, None);
+    let (status, headers, body) = parse_raw(&raw).unwrap_or_else(|| panic!("POST {path}: bad answer {raw:?}"));
+    Reply { status, headers, json: parse_json(status, &body) }
+}
 
+pub const BOUNDARY: &str = "----inference-hub-test-boundary";
+
+/// A multipart/form-data body from (field, file name, content type, bytes)
+/// parts, built by hand so tests control every byte; returns the request's
+/// Content-Type and the body.
+pub fn multipart_body(parts: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (field, file_name, mime, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: {mime}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// A whole HTTP/1.1 request with a correct Content-Length.
+pub fn raw_request(method: &str, path: &str, addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    request
+}
+
+/// Writes `request` on a fresh connection and reads the answer while still
+/// writing (the server may answer and close before reading it all). With
+/// `stall`, only that many bytes are sent and the connection is then held
+/// open, as a slow client would.
+pub fn exchange_raw(addr: SocketAddr, request: Vec<u8>, stall: Option<usize>) -> Vec<u8> {
+    use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut writer = stream.try_clone().unwrap();
-    // The server may stop reading early; the write error that causes is expected.
     let sender = thread::spawn(move || {
-        let _ = writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&body));
+        let sent = &request[..stall.unwrap_or(request.len()).min(request.len())];
+        // The server may stop reading early; the write error that causes is expected.
+        let _ = writer.write_all(sent);
+        writer
     });
     let mut raw = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -248,35 +292,34 @@ fn raw_multipart_post(addr: SocketAddr, path: &str, field: &str, bytes: &[u8]) -
             Ok(n) => raw.extend_from_slice(&chunk[..n]),
             // A reset after the answer arrived: keep what was read.
             Err(_) if !raw.is_empty() => break,
-            Err(e) => panic!("POST {path}: no answer: {e}"),
+            Err(e) => panic!("no answer: {e}"),
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
-    let _ = sender.join();
+    drop(sender.join());
+    raw
+}
 
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("POST {path}: bad answer {text:?}"));
+/// Status, headers and body of a raw HTTP/1.1 answer.
+pub fn parse_raw(raw: &[u8]) -> Option<(u16, HeaderMap, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
     let mut head_lines = head.lines();
-    let status: u16 = head_lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("POST {path}: bad status line in {text:?}"));
+    let status: u16 = head_lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
     let mut headers = HeaderMap::new();
     for line in head_lines {
         if let Some((name, value)) = line.split_once(':') {
             headers.insert(
-                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
-                value.trim().parse().unwrap(),
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).ok()?,
+                value.trim().parse().ok()?,
             );
         }
     }
     let length: usize = headers.get("content-length").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(body.len());
-    let body = &body[..length.min(body.len())];
-    Reply { status, headers, json: parse_json(status, body) }
+    Some((status, headers, body[..length.min(body.len())].to_owned()))
 }
 
-fn parse_json(status: u16, body: &str) -> Value {
+pub fn parse_json(status: u16, body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {body:?}"))
 }
 

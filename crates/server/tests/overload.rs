@@ -1,0 +1,96 @@
+//! Admission control on a real server: more concurrent requests than the
+//! service can hold get 429 (never a 5xx), every accepted request is read
+//! correctly, and requests past the deadline get 504 without harming the
+//! ones after them.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Server, assert_error, assert_reads, file_form, receipt};
+use image::ImageFormat;
+use reqwest::header::RETRY_AFTER;
+
+const ROUTE: &str = "/v1/ocr/receipt";
+
+/// Sends `count` requests at once; returns every reply.
+async fn burst(server: &Server, count: usize, jpeg: &[u8]) -> Vec<common::Reply> {
+    let tasks: Vec<_> = (0..count)
+        .map(|_| {
+            let (url, jpeg) = (server.url(ROUTE), jpeg.to_vec());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
+                let form = file_form("file", jpeg, "r.jpg", "image/jpeg");
+                let response = client.post(url).multipart(form).send().await.expect("request");
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                let body = response.text().await.unwrap();
+                common::Reply { status, headers, json: common::parse_json(status, &body) }
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    replies
+}
+
+fn statuses(replies: &[common::Reply]) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for reply in replies {
+        *counts.entry(reply.status).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
+    // One worker and one queue slot: two requests fit, the rest are refused.
+    let server = Server::start(&["--workers", "1", "--queue-size", "1"]);
+    server.wait_ready().await;
+    let rendered = receipt();
+    let jpeg = common::encode(&rendered.image, ImageFormat::Jpeg);
+
+    let replies = burst(&server, 10, &jpeg).await;
+    let counts = statuses(&replies);
+    assert!(counts.keys().all(|s| [200, 429].contains(s)), "only 200 and 429 allowed: {counts:?}");
+    assert!(counts.get(&429).copied().unwrap_or(0) >= 1, "nothing was refused: {counts:?}");
+    assert!(counts.get(&200).copied().unwrap_or(0) >= 2, "too few accepted: {counts:?}");
+    for reply in &replies {
+        if reply.status == 200 {
+            assert_reads(&reply.json, &rendered);
+        } else {
+            assert_error(reply, 429, "overloaded");
+            assert_eq!(reply.headers.get(RETRY_AFTER).unwrap(), "1");
+        }
+    }
+    // Capacity comes back once the burst is over.
+    let after = burst(&server, 1, &jpeg).await;
+    assert_eq!(after[0].status, 200, "{}", after[0].json);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_past_the_deadline_get_504_and_the_rest_carry_on() {
+    let server = Server::start(&["--workers", "1", "--queue-size", "64", "--request-timeout-secs", "1"]);
+    server.wait_ready().await;
+    let rendered = receipt();
+    let jpeg = common::encode(&rendered.image, ImageFormat::Jpeg);
+
+    // One worker cannot read 24 receipts within a second.
+    let replies = burst(&server, 24, &jpeg).await;
+    let counts = statuses(&replies);
+    assert!(counts.keys().all(|s| [200, 504].contains(s)), "only 200 and 504 allowed: {counts:?}");
+    assert!(counts.get(&504).copied().unwrap_or(0) >= 1, "no deadline was hit: {counts:?}");
+    assert!(counts.get(&200).copied().unwrap_or(0) >= 1, "nothing finished: {counts:?}");
+    for reply in &replies {
+        match reply.status {
+            200 => assert_reads(&reply.json, &rendered),
+            _ => assert_error(reply, 504, "deadline_exceeded"),
+        }
+    }
+    // The timed-out jobs were dropped from the queue: the next request is
+    // served at once rather than after them.
+    let after = burst(&server, 1, &jpeg).await;
+    assert_eq!(after[0].status, 200, "{}", after[0].json);
+}
