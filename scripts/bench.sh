@@ -25,24 +25,15 @@ requests=${BENCH_REQUESTS:-${#images[@]}}
 # inference-hub's --profile presets; BENCH_PROFILES picks some.
 read -r -a profiles <<<"${BENCH_PROFILES:-accurate balanced fast}"
 
+source "$root/scripts/serve-lib.sh"
+
 echo "machine: $(nproc) cores, $(uname -m); ${#images[@]} DEV receipts"
 
 http_bench() { # name flags...
   local name=$1
   shift
-  local log="$out/serve-$name.log"
-  "$bin" serve --host 127.0.0.1 --port 0 --memory-log-secs 0 --queue-size 64 "$@" 2>"$log" &
-  local pid=$!
-  local addr=""
-  for _ in $(seq 100); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
-    [ -n "$addr" ] && break
-    sleep 0.1
-  done
-  for _ in $(seq 600); do
-    curl -fs "http://$addr/ready" >/dev/null && break
-    sleep 0.1
-  done
+  start_server "$out/serve-$name.log" --queue-size 64 "$@"
+  local pid=$SERVER_PID addr=$SERVER_ADDR
   local health
   health=$(curl -fs "http://$addr/health")
   for c in 1 2 4 8; do

@@ -53,20 +53,10 @@ dev=${EVAL_DATA:-$root/../shared/eval/sroie-dev}
 [ -d "$dev" ] && images+=("$dev"/*.jpg)
 echo "soak: ${#images[@]} images, $warmup warm-up + $requests requests at concurrency $concurrency"
 
-log="$out/serve.log"
-"$bin" serve --host 127.0.0.1 --port 0 --memory-log-secs 0 "$@" 2>"$log" &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true' EXIT
-addr=""
-for _ in $(seq 100); do
-  addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-for _ in $(seq 600); do
-  curl -fs "http://$addr/ready" >/dev/null && break
-  sleep 0.1
-done
+source "$root/scripts/serve-lib.sh"
+trap 'kill -TERM $SERVER_PID 2>/dev/null || true' EXIT
+start_server "$out/serve.log" "$@"
+pid=$SERVER_PID addr=$SERVER_ADDR
 
 rss() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 send() { # N: requests; prints the status counts
