@@ -43,19 +43,15 @@ for r in rows:
         print(f"server {r['profile']}: load {r['load_ms']} ms, idle RSS {r['rss_idle_mb']:.1f} MB, "
               f"peak RSS {r['rss_peak_mb']:.1f} MB, RSS after load test {r['rss_end_mb']:.1f} MB")
 
-peer = sequential.get("faster-paddle small")
-if peer:
-    print("\nratios against faster-paddle small (same run):")
+# Latency against both peers; HTTP throughput against small's sequential one.
+for peer_label, with_throughput in (("faster-paddle small", True), ("faster-paddle tiny", False)):
+    peer = sequential.get(peer_label)
+    if not peer:
+        continue
+    print(f"\nratios against {peer_label} (same run):")
     for label, r in sequential.items():
         if label.startswith("inference-hub"):
             print(f"  {label}: latency {r['mean_ms'] / peer['mean_ms']:.2f}x of the peer's")
     for r in rows:
-        if r.get("kind") == "http" and r["concurrency"] in (4, 8):
+        if with_throughput and r.get("kind") == "http" and r["concurrency"] in (4, 8):
             print(f"  {r['profile']} HTTP c={r['concurrency']}: {r['rps'] / peer['images_per_s']:.2f}x the peer's sequential throughput")
-
-tiny = sequential.get("faster-paddle tiny")
-if tiny:
-    print("\nratios against faster-paddle tiny (same run):")
-    for label, r in sequential.items():
-        if label.startswith("inference-hub"):
-            print(f"  {label}: latency {r['mean_ms'] / tiny['mean_ms']:.2f}x of the peer's")
