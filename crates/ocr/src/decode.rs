@@ -67,14 +67,19 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     Ok(image.into_rgb8())
 }
 
-/// The BMP decoder refuses sides over 65535 with a plain decoding error;
-/// the header states the size, so an oversized one is told as such.
+/// The BMP decoder refuses sides over 65535 with a plain decoding error
+/// before the side limits are applied; the header states the sides, so an
+/// oversized one is told as such. (The pixel count is checked for every
+/// format once the decoder is open.)
 fn check_bmp_header(bytes: &[u8], limits: &DecodeLimits) -> Result<()> {
     let field = |at: usize| bytes.get(at..at + 4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]).unsigned_abs());
     if let (Some(w), Some(h)) = (field(18), field(22))
-        && (w > limits.max_width || h > limits.max_height || u64::from(w) * u64::from(h) > limits.max_pixels)
+        && (w > limits.max_width || h > limits.max_height)
     {
-        return Err(OcrError::TooLarge(format!("{w}x{h} pixels exceeds the limits")));
+        return Err(OcrError::TooLarge(format!(
+            "{w}x{h} exceeds the limit of {}x{}",
+            limits.max_width, limits.max_height
+        )));
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Speed/accuracy presets; `--precision` and `--det-max-side` override their parts.
+/// Speed/accuracy presets; `--precision`, `--alphabet` and `--det-max-side` override their parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Profile {
     /// Float models, detector input up to 1280 px: the best accuracy.

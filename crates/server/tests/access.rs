@@ -17,11 +17,7 @@ async fn post_with(server: &Server, headers: &[(&str, &str)]) -> common::Reply {
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.text().await.unwrap();
-    common::Reply { status, headers, json: common::parse_json(status, &body) }
+    common::into_reply("POST", ROUTE, request.send().await).await
 }
 
 #[tokio::test]

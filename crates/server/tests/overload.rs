@@ -21,11 +21,7 @@ async fn burst(server: &Server, count: usize, jpeg: &[u8]) -> Vec<common::Reply>
             tokio::spawn(async move {
                 let client = reqwest::Client::builder().no_proxy().build().unwrap();
                 let form = file_form("file", jpeg, "r.jpg", "image/jpeg");
-                let response = client.post(url).multipart(form).send().await.expect("request");
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.text().await.unwrap();
-                common::Reply { status, headers, json: common::parse_json(status, &body) }
+                common::into_reply("POST", ROUTE, client.post(url).multipart(form).send().await).await
             })
         })
         .collect();

@@ -219,7 +219,8 @@ impl Drop for Server {
     }
 }
 
-async fn into_reply(method: &str, path: &str, sent: reqwest::Result<reqwest::Response>) -> Reply {
+/// Reads a sent request's answer into a [`Reply`] (panics if it was not sent).
+pub async fn into_reply(method: &str, path: &str, sent: reqwest::Result<reqwest::Response>) -> Reply {
     let response = sent.unwrap_or_else(|e| panic!("{method} {path} failed: {e:?}"));
     let status = response.status().as_u16();
     let headers = response.headers().clone();
