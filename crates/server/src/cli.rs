@@ -36,7 +36,7 @@ pub enum Profile {
     Accurate,
     /// Int8 models, detector input up to 1280 px: about 1.5× faster, 0.01 word F1 less.
     Balanced,
-    /// Int8 models, detector input up to 960 px, Latin script only: the lowest latency.
+    /// Int8 models, detector input up to 736 px, Latin script only: the lowest latency.
     Fast,
 }
 
@@ -66,7 +66,7 @@ impl Profile {
     fn det_max_side(self) -> u32 {
         match self {
             Profile::Accurate | Profile::Balanced => DetOptions::default().max_side,
-            Profile::Fast => 960,
+            Profile::Fast => 736,
         }
     }
 }
