@@ -24,7 +24,8 @@ MODELS_VERSION=0.1.0
 HELM_SDK_VERSION=0.2.2
 SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}
 APT_PACKAGES=(fonts-dejavu-core curl)
-[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus)
+# Test tools: Prometheus and promtool, systemd-analyze for the unit file.
+[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -294,3 +294,48 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// The environment the image and the unit set, with `/opt/inference-hub`
+/// laid out in a temporary folder (the binary and `vendor/` linked in),
+/// starts a server that loads its models and turns ready: the paths and
+/// values they ship work, JSON logs included.
+#[tokio::test]
+async fn shipped_environments_start_a_ready_server() {
+    let root = workspace_root();
+    let opt = std::env::temp_dir().join(format!("hub-opt-{}", std::process::id()));
+    std::fs::create_dir_all(opt.join("bin")).unwrap();
+    let _ = std::fs::remove_file(opt.join("vendor"));
+    std::os::unix::fs::symlink(root.join("vendor"), opt.join("vendor")).unwrap();
+    let image = dockerfile(&root.join("deploy/docker/Dockerfile"));
+    let image_env: Vec<(String, String)> = instruction(&image, "ENV")
+        .into_iter()
+        .flat_map(|e| e.split_whitespace())
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    let unit = std::fs::read_to_string(root.join("deploy/systemd/inference-hub.service")).unwrap();
+    let unit_env: Vec<(String, String)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    for (origin, env) in [("Dockerfile", image_env), ("systemd unit", unit_env)] {
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        for needed in ["HUB_MODEL_DIR", "ORT_DYLIB_PATH", "AI_ENABLE_OCR", "HUB_LOG_FORMAT"] {
+            assert!(names.contains(&needed), "{origin} sets no {needed}");
+        }
+        let local: Vec<(String, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k, v.replace("/opt/inference-hub", opt.to_str().unwrap())))
+            .filter(|(k, _)| k != "HUB_HOST" && k != "HUB_PORT")
+            .collect();
+        let pairs: Vec<(&str, &str)> = local.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let server = Server::start_with_env(&[], &pairs);
+        server.wait_ready().await;
+        let (status, headers, _) = server.get_text("/live", &[("x-request-id", "env-check-1")]).await;
+        assert_eq!((status, headers["x-request-id"].to_str().unwrap()), (200, "env-check-1"), "{origin}");
+        let logs = server.wait_for_log("Models loaded successfully", 1);
+        let json: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        assert!(!json.is_empty() && json.len() == logs.lines().count(), "{origin}: JSON logs expected:\n{logs}");
+    }
+    let _ = std::fs::remove_dir_all(&opt);
+}

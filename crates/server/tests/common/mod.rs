@@ -114,7 +114,9 @@ impl Server {
                 if let Some(rest) = line.split("listening on ").nth(1)
                     && let Some(tx) = addr_tx.take()
                 {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    // Text logs end the address with a space, JSON logs with a quote.
+                    let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
                 }
                 let mut logs = sink.lock().unwrap();
                 logs.push_str(&line);
