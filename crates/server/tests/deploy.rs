@@ -202,6 +202,21 @@ async fn probes_and_ports_in_every_manifest_are_served() {
         assert!(kinds.contains(expected), "{expected} not found in {kinds:?}");
     }
 
+    // Plain manifests (a KServe InferenceService, say): their containers' probes.
+    let mut manifests = Vec::new();
+    collect_yaml(&root.join("deploy"), &mut manifests);
+    for file in manifests.iter().filter(|f| !f.starts_with(root.join(CHART))) {
+        for doc in yaml_documents(&std::fs::read_to_string(file).unwrap()) {
+            let containers = doc["spec"]["predictor"]["containers"].as_array().cloned().unwrap_or_default();
+            for container in containers {
+                let origin = format!("{} {}", file.display(), doc["kind"].as_str().unwrap_or_default());
+                let shell =
+                    json!({"metadata": {"name": origin}, "spec": {"template": {"spec": {"containers": [container]}}}});
+                probes.extend(deployment_probes(&shell));
+            }
+        }
+    }
+
     // Docker: the service image.
     let image = dockerfile(&root.join("deploy/docker/Dockerfile"));
     assert_eq!(instruction(&image, "EXPOSE"), [port.to_string().as_str()]);
@@ -296,14 +311,14 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// The environment the image and the unit set, with `/opt/inference-hub`
-/// laid out in a temporary folder (the binary and `vendor/` linked in),
+/// laid out in a temporary folder (`vendor/` linked in),
 /// starts a server that loads its models and turns ready: the paths and
 /// values they ship work, JSON logs included.
 #[tokio::test]
 async fn shipped_environments_start_a_ready_server() {
     let root = workspace_root();
     let opt = std::env::temp_dir().join(format!("hub-opt-{}", std::process::id()));
-    std::fs::create_dir_all(opt.join("bin")).unwrap();
+    std::fs::create_dir_all(&opt).unwrap();
     let _ = std::fs::remove_file(opt.join("vendor"));
     std::os::unix::fs::symlink(root.join("vendor"), opt.join("vendor")).unwrap();
     let image = dockerfile(&root.join("deploy/docker/Dockerfile"));
