@@ -80,7 +80,7 @@ fn describe() {
     describe_gauge!("inference_hub_build_info", "Always 1; the labels say which build and profile runs");
 }
 
-/// `GET /metrics`.
+/// The metrics of this process, for Prometheus.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200,
     description = "Prometheus text format 0.0.4; open unless `--protect-metrics`", content_type = "text/plain")))]
 pub async fn render(State(state): State<SharedState>) -> Response {
