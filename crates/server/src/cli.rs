@@ -163,6 +163,10 @@ pub struct AccessArgs {
     /// Requests a client may send at once before the rate applies [default: the rate].
     #[arg(long, env = "HUB_RATE_BURST", default_value_t = 0)]
     pub rate_burst: u32,
+    /// Put `/metrics` behind this access policy too; by default it is open,
+    /// like the probes, for the Prometheus scraper.
+    #[arg(long, env = "HUB_PROTECT_METRICS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub protect_metrics: bool,
 }
 
 #[derive(Debug, Args)]

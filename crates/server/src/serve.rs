@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::access::AccessPolicy;
 use crate::cli::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
+use crate::notify;
 use crate::pool::OcrPool;
 use crate::state::{AppState, Loaded, OcrCapability, SharedState};
 
@@ -22,6 +23,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
+    crate::metrics::install(args.engine.profile.name())?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
     let state: SharedState = Arc::new(AppState {
@@ -40,13 +42,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     tracing::info!("listening on {}", listener.local_addr()?);
+    notify::start_watchdog();
 
     if state.ocr.is_some() {
+        notify::status("loading models");
         let state = state.clone();
         let (engine, queue) = (args.engine.clone(), args.queue_size);
         thread::Builder::new().name("model-loader".into()).spawn(move || load_models(&state, &engine, queue))?;
     } else {
         tracing::info!("OCR disabled (AI_ENABLE_OCR=0): no models loaded");
+        notify::ready();
     }
     if args.memory_log_secs > 0 {
         tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
@@ -59,6 +64,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let (state, signalled) = (state.clone(), signalled.clone());
         async move {
             shutdown_signal().await;
+            notify::stopping();
             state.shutting_down.store(true, Ordering::Relaxed);
             signalled.notify_one();
         }
@@ -111,7 +117,17 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
              --ort-lib/ORT_DYLIB_PATH; /ready stays 503 until the service is restarted with working files."
         ),
     }
+    let loaded = outcome.is_ok();
     ocr.finish(outcome);
+    if loaded {
+        notify::ready();
+    } else if notify::supervised() {
+        // systemd has no /health to read: fail the start job now (with the
+        // reason in `systemctl status`) rather than at TimeoutStartSec, and
+        // let Restart=on-failure try again.
+        notify::status("model loading failed; see the journal");
+        std::process::exit(1);
+    }
 }
 
 async fn log_memory(every: Duration) {
