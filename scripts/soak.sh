@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make soak`: memory must stay flat, and nothing may fail, under a long run
 # of varied images, good and bad. Boots the release server on loopback,
-# warms it up, then sends SOAK_REQUESTS (default 2000) OCR requests at
-# concurrency SOAK_CONCURRENCY (default 8), and prints status counts and RSS
-# after every chunk. Fails (exit 1) when RSS grows by SOAK_MAX_GROWTH_PCT
+# warms it up (the largest images at full concurrency first, then a mix),
+# then sends SOAK_REQUESTS (default 2000) OCR requests at concurrency
+# SOAK_CONCURRENCY (default 8), and prints status counts and RSS after every
+# chunk. Fails (exit 1) when RSS grows by SOAK_MAX_GROWTH_PCT
 # (default 10) % or more over the warm-up level, or on any answer other than
 # 200 for an image and 4xx for a bad file (a 5xx, a timeout, a dropped
 # connection). A long run: SOAK_REQUESTS=10000 SOAK_CONCURRENCY=16 make soak.
@@ -65,6 +66,12 @@ send() { # N: requests; prints the status counts
 }
 
 echo "start: RSS $(rss) MB"
+# Warm-up: first the three largest receipts at full concurrency, so ONNX
+# Runtime's arena reaches the size the worst case needs (it grows by powers
+# of two and keeps what it grew); then the usual mix.
+largest=("$out"/images/synthetic-{09,10,11}.jpg)
+"$loadgen" --url "http://$addr/v1/ocr/receipt" --concurrency "$concurrency" --requests $((4 * concurrency)) \
+  "${largest[@]}" >/dev/null
 send "$warmup" >/dev/null
 base=$(rss)
 echo "after warm-up: RSS $base MB"
