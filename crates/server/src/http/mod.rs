@@ -1,6 +1,11 @@
-//! The HTTP surface: routes, and the JSON answers for unknown routes.
+//! The HTTP surface: routes (the service's own, KServe V1 and Open Inference
+//! Protocol V2), and the JSON answers for unknown routes.
 
-mod ocr;
+mod binary_tensor;
+mod kserve_v1;
+pub mod model;
+pub mod ocr;
+pub mod oip_v2;
 mod probes;
 
 use axum::Router;
@@ -35,6 +40,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/ready", get(probes::ready))
         .route("/health", get(probes::health))
         .merge(inference)
+        .merge(kserve_v1::routes(&state))
+        .merge(oip_v2::routes(&state))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -45,7 +52,7 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-async fn limit_headers(request: Request, next: Next) -> Response {
+pub async fn limit_headers(request: Request, next: Next) -> Response {
     let size: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::HeadersTooLarge.into_response();
