@@ -171,12 +171,19 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
     assert!(reply.json["error"]["message"].as_str().unwrap().contains("warming up"), "{}", reply.json);
     assert_eq!(gateway.get("/ready").await.status, 503);
 
-    // A real model server whose models failed to load: its own 503 and code.
-    let broken = Server::start(&["--model-dir", "/nonexistent"]);
+    // A real model server whose models failed to load, and which wants an
+    // API key: with the key its own 503 and code come back; without, the
+    // gateway's configuration is at fault (502), not its client's request.
+    let broken = Server::start(&["--model-dir", "/nonexistent", "--api-keys", "k1"]);
     broken.wait_for_log("Model loading failed", 1);
-    let gateway = Server::start_gateway(&["--upstream", &format!("http://{}", broken.addr)]);
+    let upstream = format!("http://{}", broken.addr);
+    let gateway = Server::start_gateway(&["--upstream", &upstream, "--upstream-api-key", "k1"]);
     assert_error(&gateway.post_form("/gateway/ocr", form()).await, 503, "models_unavailable");
     assert_eq!(gateway.get("/ready").await.status, 503);
+    let keyless = Server::start_gateway(&["--upstream", &upstream]);
+    let reply = keyless.post_form("/gateway/ocr", form()).await;
+    assert_error(&reply, 502, "upstream_error");
+    assert!(reply.json["error"]["message"].as_str().unwrap().contains("401"), "{}", reply.json);
 }
 
 #[tokio::test]

@@ -70,7 +70,7 @@ async fn tritonclient_checks_health_metadata_and_infers_with_json_and_binary_dat
 
 #[tokio::test]
 async fn protocol_errors_name_the_bad_image_and_a_batch_is_queued_at_once() {
-    let server = Server::start(&["--max-batch", "3"]);
+    let server = Server::start(&["--max-batch", "3", "--max-upload-mb", "1"]);
     // One worker and one queue slot: a batch of three cannot all be held.
     let small = Server::start(&["--workers", "1", "--queue-size", "1"]);
     server.wait_ready().await;
@@ -120,6 +120,23 @@ async fn protocol_errors_name_the_bad_image_and_a_batch_is_queued_at_once() {
         let reply = post_json(&server, INFER, &body).await;
         assert_protocol_error(&reply, status, code, fragment);
     }
+    // Size limits: each image is held to --max-upload-mb once decoded, and the
+    // body may carry --max-batch of them, more than one upload's limit.
+    let (under, over) = (vec![0u8; 900 * 1024], vec![0u8; 1024 * 1024 + 1]);
+    let reply = post_json(&server, INFER, &infer_request(vec![json!(b64(&under)); 3])).await;
+    assert_protocol_error(&reply, 415, "unsupported_media_type", "image 0: ");
+    let reply = post_json(&server, INFER, &infer_request(vec![json!(b64(&png)), json!(b64(&over))])).await;
+    assert_protocol_error(&reply, 413, "file_too_large", "image 1: ");
+    let mut huge = infer_request(vec![json!(b64(&under)); 3]);
+    huge["inputs"][0]["parameters"] = json!({"padding": "x".repeat(2 * 1024 * 1024)});
+    // The server answers before reading it all, so a raw socket reads the answer.
+    let body = serde_json::to_vec(&huge).unwrap();
+    let request = common::raw_request("POST", INFER, server.addr, &[("Content-Type", "application/json")], &body);
+    let raw = tokio::task::spawn_blocking(move || common::exchange_raw(server.addr, request, None)).await.unwrap();
+    let (status, headers, text) = common::parse_raw(&raw).expect("an HTTP answer");
+    let reply = common::Reply { status, headers, json: common::parse_json(status, &text) };
+    assert_protocol_error(&reply, 413, "file_too_large", "the upload exceeds the limit");
+
     let mut unknown_output = infer_request(vec![json!(b64(&png))]);
     unknown_output["outputs"] = json!([{"name": "text"}]);
     assert_protocol_error(
