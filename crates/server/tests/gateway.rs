@@ -27,6 +27,21 @@ async fn wait_gateway_ready(gateway: &Server) {
     }
 }
 
+/// The gateway's Prometheus text.
+async fn metrics(gateway: &Server) -> String {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let response = client.get(gateway.url("/metrics")).send().await.expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    response.text().await.unwrap()
+}
+
+/// Asserts that the Prometheus text has this sample line.
+fn assert_sample(text: &str, sample: &str) {
+    assert!(text.lines().any(|line| line == sample), "no `{sample}` in:\n{text}");
+}
+
 #[tokio::test]
 async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
     let server = Server::start(&[]);
@@ -57,6 +72,10 @@ async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
         assert!(!reply.json["error"]["message"].as_str().unwrap().starts_with("image 0"), "{}", reply.json);
     }
     for gateway in [&v1, &v2] {
+        let text = metrics(gateway).await;
+        assert_sample(&text, r#"gateway_requests_total{status="200"} 3"#);
+        assert_sample(&text, r#"gateway_requests_total{status="400"} 1"#);
+        assert_sample(&text, "gateway_upstream_seconds_count 4");
         let logs = gateway.wait_for_log("model server round trip", 4);
         assert!(!logs.contains("Loading PaddleOCR models"), "the gateway must load no models:\n{logs}");
         for word in ["TOTAL", "CASH", "THANK"] {
@@ -142,6 +161,9 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
     let down = Server::start_gateway(&["--upstream", &format!("http://127.0.0.1:{port}"), "--upstream-retries", "2"]);
     assert_error(&down.post_form("/gateway/ocr", form()).await, 502, "upstream_unavailable");
     down.wait_for_log("retrying in", 2);
+    let text = metrics(&down).await;
+    assert_sample(&text, "gateway_upstream_retries_total 2");
+    assert_sample(&text, r#"gateway_requests_total{status="502"} 1"#);
     let ready = down.get("/ready").await;
     assert_eq!((ready.status, &ready.json["ready"]), (503, &json!(false)), "{}", ready.json);
 

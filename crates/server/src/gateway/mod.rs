@@ -2,9 +2,11 @@
 //! (`POST /gateway/ocr` and the `/v1/ocr/receipt` family, multipart), checks
 //! them, and forwards each image base64-encoded to a model server speaking
 //! KServe V1 or V2 (`inference-hub serve` under KServe). It loads no models
-//! and no ONNX Runtime.
+//! and no ONNX Runtime. `/live`, `/ready` (the model server's readiness) and
+//! `/metrics` (Prometheus) stay open, as the service's probes do.
 
 mod error;
+mod metrics;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -38,6 +41,7 @@ const GATEWAY_ROUTE: &str = "/gateway/ocr";
 
 struct Gateway {
     upstream: Upstream,
+    metrics: PrometheusHandle,
     access: AccessPolicy,
     max_upload_bytes: usize,
     body_timeout: Duration,
@@ -53,6 +57,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     tracing::info!("gateway to {}", upstream.describe());
     let gateway = Arc::new(Gateway {
         upstream,
+        metrics: metrics::install()?,
         access,
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         body_timeout: Duration::from_secs(args.body_timeout_secs),
@@ -81,6 +86,7 @@ fn router(gateway: Shared) -> Router {
     Router::new()
         .route("/live", get(|| async { Json(json!({"status": "alive"})) }))
         .route("/ready", get(ready))
+        .route("/metrics", get(|State(gateway): State<Shared>| async move { metrics::render(&gateway.metrics) }))
         .merge(forward)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -116,8 +122,14 @@ async fn guard(
     }
 }
 
-async fn recognize(
-    State(gateway): State<Shared>,
+async fn recognize(State(gateway): State<Shared>, form: Result<Multipart, MultipartRejection>) -> Response {
+    let response = forward(&gateway, form).await.into_response();
+    ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
+    response
+}
+
+async fn forward(
+    gateway: &Gateway,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<OcrResponse>, GatewayError> {
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
@@ -127,6 +139,7 @@ async fn recognize(
         .map_err(|_| ApiError::BodyTimeout)??;
     let started = Instant::now();
     let result = gateway.upstream.recognize(&image).await;
+    ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Sizes and timings only: neither image bytes nor text reach the log.
     tracing::info!(bytes = image.len(), ok = result.is_ok(), "model server round trip: {millis:.1} ms");

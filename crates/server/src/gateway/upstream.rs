@@ -112,6 +112,7 @@ impl Upstream {
                 Ok(response) => return Ok(response),
                 Err(e) if e.is_connect() && attempt < self.retries => {
                     attempt += 1;
+                    metrics::counter!("gateway_upstream_retries_total").increment(1);
                     tracing::warn!(attempt, "model server unreachable ({}); retrying in {backoff:?}", chain(&e));
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
