@@ -211,7 +211,7 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
 #[tokio::test]
 async fn bad_uploads_are_refused_by_the_gateway_before_forwarding() {
     let upstream = Stub::start(None);
-    let gateway = Server::start_gateway(&["--upstream", &upstream.url, "--max-upload-mb", "1"]);
+    let mut gateway = Server::start_gateway(&["--upstream", &upstream.url, "--max-upload-mb", "1"]);
     let reply = gateway.post_file_early_answer("/gateway/ocr", "image_file", vec![0x89; 2 * 1024 * 1024]).await;
     assert_error(&reply, 413, "file_too_large");
     let reply = gateway
@@ -220,4 +220,8 @@ async fn bad_uploads_are_refused_by_the_gateway_before_forwarding() {
     assert_error(&reply, 415, "unsupported_media_type");
     assert_error(&gateway.post_form("/gateway/ocr", png_form("other", b"x")).await, 400, "missing_file");
     assert_eq!(upstream.connections(), 0, "nothing may be forwarded");
+
+    // SIGTERM: the gateway drains and exits cleanly, as the service does.
+    gateway.terminate();
+    assert_eq!(gateway.wait_exit(Duration::from_secs(10)), Some(0), "{}", gateway.logs());
 }

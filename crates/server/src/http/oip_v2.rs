@@ -122,7 +122,9 @@ async fn infer(
         .map_err(|e| ProtocolError::BadRequest(format!("the inference request is not valid: {e}")))?;
     let binary_output = binary_output(&parsed)?;
     let images = input_images(&state, &parsed, binary)?;
-    let id = parsed.id;
+    let id = parsed.id.clone();
+    // Only the decoded images stay in memory while they are read.
+    drop(parsed);
     drop(body);
     let results = model::run_batch(&state, images).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
