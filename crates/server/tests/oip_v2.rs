@@ -201,3 +201,33 @@ async fn infer_is_guarded_and_refused_without_models() {
     let reply = common::into_reply("POST", INFER, sent).await;
     assert_protocol_error(&reply, 503, "models_unavailable", "/nonexistent/");
 }
+
+/// deploy/kserve/inferenceservice.yaml stays true to the binary: its probe
+/// paths answer on the port it declares, and every variable it sets is one
+/// that `serve` reads.
+#[tokio::test]
+async fn the_inference_service_probes_and_env_match_the_binary() {
+    let yaml = std::fs::read_to_string(workspace_root().join("deploy/kserve/inferenceservice.yaml")).unwrap();
+    let values = |key: &str| -> Vec<String> {
+        yaml.lines()
+            .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(values("containerPort:"), ["8100"]);
+    assert!(values("port:").iter().all(|p| p == "8100"), "{:?}", values("port:"));
+    let server = Server::start_with_env(&[], &[("AI_ENABLE_OCR", "0")]);
+    let paths = values("path:");
+    assert_eq!(paths, ["/v2/health/ready", "/v2/health/live"]);
+    for path in &paths {
+        assert_eq!(server.get(path).await.status, 200, "{path}");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let names = values("name:");
+    let env: Vec<&String> = names.iter().filter(|n| n.starts_with("HUB_")).collect();
+    assert!(env.len() >= 5, "{env:?}");
+    for name in env {
+        assert!(help.contains(&format!("[env: {name}=")), "serve does not read {name}");
+    }
+}
