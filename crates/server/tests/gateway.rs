@@ -214,7 +214,7 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
 }
 
 #[tokio::test]
-async fn bad_uploads_are_refused_by_the_gateway_before_forwarding() {
+async fn bad_or_unauthorised_uploads_are_refused_by_the_gateway_before_forwarding() {
     let upstream = Stub::start(None);
     let mut gateway = Server::start_gateway(&["--upstream", &upstream.url, "--max-upload-mb", "1"]);
     let reply = gateway.post_file_early_answer("/gateway/ocr", "image_file", vec![0x89; 2 * 1024 * 1024]).await;
@@ -224,6 +224,11 @@ async fn bad_uploads_are_refused_by_the_gateway_before_forwarding() {
         .await;
     assert_error(&reply, 415, "unsupported_media_type");
     assert_error(&gateway.post_form("/gateway/ocr", png_form("other", b"x")).await, 400, "missing_file");
+    // The access policy guards the upload routes; probes and metrics stay open.
+    let guarded = Server::start_gateway(&["--upstream", &upstream.url, "--api-keys", "gk"]);
+    assert_error(&guarded.post_form("/gateway/ocr", png_form("image_file", b"x")).await, 401, "unauthorized");
+    assert_eq!(guarded.get("/live").await.status, 200);
+    metrics(&guarded).await;
     assert_eq!(upstream.connections(), 0, "nothing may be forwarded");
 
     // SIGTERM: the gateway drains and exits cleanly, as the service does.
