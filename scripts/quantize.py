@@ -10,7 +10,10 @@ No evaluation image is used, so the DEV scores stay honest. A fixed seed
 keeps the calibration set identical on every run.
 
 The recogniser keeps its attention MatMuls and its neck in float (both lose
-accuracy in int8 for little speed); the detector is quantised whole.
+accuracy in int8 for little speed); the detector is quantised whole. The
+multilingual recogniser's CTC head (120 -> 18,710 classes, a third of its
+work) gets dynamic int8 quantisation on top: DEV word F1 0.8905 -> 0.8901,
+9 % less CPU per receipt, and half the file.
 
 The Latin recogniser keeps only the output classes of Latin script (the
 classes `--alphabet latin` admits, 329 of 18,710): its last layer and the
@@ -31,7 +34,14 @@ import tempfile
 import numpy as np
 import onnx
 from onnx import numpy_helper, version_converter
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -171,8 +181,7 @@ def prune_to_latin(src, dst):
     kept = [i + 1 for i, ch in enumerate(chars) if latin(ch)]
     columns = np.array([0] + kept + [len(chars) + 1])
     inits = {t.name: t for t in model.graph.initializer}
-    head = next(n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in inits
-                and inits[n.input[1]].dims[-1] == len(chars) + 2)
+    head = ctc_head(model, len(chars) + 2)
     bias_add = next(n for n in model.graph.node if n.op_type == "Add" and head.output[0] in n.input)
     for name in (head.input[1], next(i for i in bias_add.input if i in inits)):
         array = numpy_helper.to_array(inits[name])
@@ -181,6 +190,22 @@ def prune_to_latin(src, dst):
     for output in model.graph.output:
         output.type.tensor_type.shape.dim[-1].dim_value = len(columns)
     onnx.save(model, dst)
+
+
+def ctc_head(model, classes):
+    """The MatMul from the sequence features to the class logits."""
+    inits = {t.name: t for t in model.graph.initializer}
+    return next(n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in inits
+                and inits[n.input[1]].dims[-1] == classes)
+
+
+def quantize_head(path):
+    """Dynamic int8 for the CTC head: ONNX Runtime fuses it with its bias."""
+    model = onnx.load(path)
+    chars = next(p.value for p in model.metadata_props if p.key == "character").split("\n")
+    head = ctc_head(model, len(chars) + 2)
+    quantize_dynamic(path, path + ".part", nodes_to_quantize=[head.name], weight_type=QuantType.QInt8)
+    os.replace(path + ".part", path)
 
 
 def recognizer_neck(model):
@@ -212,6 +237,8 @@ def main(src_dir, dst_dir):
         (latin_fp32, "ppocrv6_rec.latin.int8.onnx"),
     ]:
         quantize_recognizer(src, os.path.join(dst_dir, dst), rec_lines)
+    # The Latin head is 57 times smaller: quantising it saves next to nothing.
+    quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
 
 
 def quantize_recognizer(src, dst, lines):

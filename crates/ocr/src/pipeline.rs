@@ -132,7 +132,8 @@ impl OcrEngine {
     pub fn read_bytes(&self, bytes: &[u8]) -> Result<Vec<TextLine>> {
         let mut clock = Instant::now();
         let image = decode_image(bytes, &self.options.decode)?;
-        tracing::debug!(ms = lap(&mut clock), width = image.width(), height = image.height(), "decoded");
+        let ms = lap(&mut clock, "decode");
+        tracing::debug!(ms, width = image.width(), height = image.height(), "decoded");
         self.read_image(&image)
     }
 
@@ -141,7 +142,8 @@ impl OcrEngine {
         let mut clock = Instant::now();
         let detections = detect(&mut *self.detectors.checkout(), image, &self.options.detection)?;
         let quads: Vec<Quad> = detections.into_iter().map(|d| d.quad).collect();
-        tracing::debug!(ms = lap(&mut clock), boxes = quads.len(), "detected");
+        let ms = lap(&mut clock, "detect");
+        tracing::debug!(ms, boxes = quads.len(), "detected");
         let order = reading_order(&quads);
         let rec = &self.options.recognition;
         let mut crops: Vec<RgbImage> =
@@ -149,9 +151,11 @@ impl OcrEngine {
         if let Some(classifiers) = &self.classifiers {
             correct_upside_down(&mut *classifiers.checkout(), &mut crops, self.options.orientation_threshold)?;
         }
-        tracing::debug!(ms = lap(&mut clock), "cropped");
+        let ms = lap(&mut clock, "crop");
+        tracing::debug!(ms, "cropped");
         let texts = recognize(&self.recognizers, &self.decoder, &crops, rec)?;
-        tracing::debug!(ms = lap(&mut clock), "recognized");
+        let ms = lap(&mut clock, "recognize");
+        tracing::debug!(ms, "recognized");
         Ok(order
             .into_iter()
             .zip(texts)
@@ -161,11 +165,15 @@ impl OcrEngine {
     }
 }
 
-/// Milliseconds since `clock`, which restarts: stage timings for debug logs.
-fn lap(clock: &mut Instant) -> f64 {
-    let ms = clock.elapsed().as_secs_f64() * 1000.0;
+/// Milliseconds since `clock`, which restarts: stage timings for debug logs,
+/// also recorded as `ocr_inference_stage_seconds{stage}` (a no-op unless the
+/// program installed a `metrics` recorder). Called outside `debug!`, whose
+/// arguments are not evaluated when debug logs are off.
+fn lap(clock: &mut Instant, stage: &'static str) -> f64 {
+    let seconds = clock.elapsed().as_secs_f64();
+    metrics::histogram!("ocr_inference_stage_seconds", "stage" => stage).record(seconds);
     *clock = Instant::now();
-    ms
+    seconds * 1000.0
 }
 
 fn boxed(models: Vec<OrtModel>) -> Vec<Box<dyn Model>> {

@@ -101,13 +101,20 @@ fn run_batch(
     opts: &RecOptions,
 ) -> Result<Vec<(String, f32)>> {
     let images: Vec<&RgbImage> = batch.iter().map(|&i| &crops[i]).collect();
-    let output = model.run(batch_tensor(&images, opts.height, opts.min_width).view())?;
-    let output =
-        output.into_dimensionality::<Ix3>().map_err(|e| OcrError::ModelOutput(format!("recogniser output: {e}")))?;
-    if output.len_of(Axis(0)) != batch.len() {
-        return Err(OcrError::ModelOutput("recogniser batch size changed".into()));
-    }
-    output.outer_iter().map(|probs| decoder.decode(probs)).collect()
+    let mut lines = Vec::with_capacity(batch.len());
+    model.run_with(batch_tensor(&images, opts.height, opts.min_width).view(), &mut |output| {
+        let output = output
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| OcrError::ModelOutput(format!("recogniser output: {e}")))?;
+        if output.len_of(Axis(0)) != batch.len() {
+            return Err(OcrError::ModelOutput("recogniser batch size changed".into()));
+        }
+        for probs in output.outer_iter() {
+            lines.push(decoder.decode(probs)?);
+        }
+        Ok(())
+    })?;
+    Ok(lines)
 }
 
 #[cfg(test)]

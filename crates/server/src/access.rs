@@ -1,4 +1,5 @@
-//! Who may call the inference routes (the probes stay open): an IP
+//! Who may call the inference routes (the probes stay open, and `/metrics`
+//! unless `--protect-metrics`): an IP
 //! allow-list (403), API keys (401) and a per-client rate limit (429), in
 //! that order. Each is off until configured.
 
@@ -23,6 +24,8 @@ pub struct AccessPolicy {
     /// Empty: no key needed.
     keys: Vec<String>,
     limiter: Option<RateLimiter>,
+    /// `/metrics` is guarded too (`--protect-metrics`).
+    pub protect_metrics: bool,
 }
 
 impl AccessPolicy {
@@ -36,7 +39,7 @@ impl AccessPolicy {
         }
         keys.retain(|k| !k.is_empty());
         let limiter = (args.rate_limit > 0).then(|| RateLimiter::new(args.rate_limit, args.rate_burst));
-        Ok(Self { allowed, keys, limiter })
+        Ok(Self { allowed, keys, limiter, protect_metrics: args.protect_metrics })
     }
 
     /// A line for the start-up log; never the keys themselves.
@@ -44,7 +47,8 @@ impl AccessPolicy {
         let ips = if self.allowed.is_empty() { "any".to_owned() } else { format!("{} CIDRs", self.allowed.len()) };
         let keys = if self.keys.is_empty() { "off".to_owned() } else { format!("{} keys", self.keys.len()) };
         let rate = self.limiter.as_ref().map_or("off".to_owned(), |l| format!("{}/min", l.per_minute));
-        format!("access control: client IPs {ips}, API keys {keys}, rate limit {rate}")
+        let metrics = if self.protect_metrics { "guarded" } else { "open" };
+        format!("access control: client IPs {ips}, API keys {keys}, rate limit {rate}, /metrics {metrics}")
     }
 
     pub fn check(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -36,7 +36,7 @@ pub enum Profile {
     Accurate,
     /// Int8 models, detector input up to 1280 px: about 1.5× faster, 0.01 word F1 less.
     Balanced,
-    /// Int8 models, detector input up to 960 px, Latin script only: the lowest latency.
+    /// Int8 models, detector input up to 736 px, Latin script only: the lowest latency.
     Fast,
 }
 
@@ -66,7 +66,7 @@ impl Profile {
     fn det_max_side(self) -> u32 {
         match self {
             Profile::Accurate | Profile::Balanced => DetOptions::default().max_side,
-            Profile::Fast => 960,
+            Profile::Fast => 736,
         }
     }
 }
@@ -226,6 +226,10 @@ pub struct AccessArgs {
     /// Requests a client may send at once before the rate applies [default: the rate].
     #[arg(long, env = "HUB_RATE_BURST", default_value_t = 0)]
     pub rate_burst: u32,
+    /// Put `/metrics` behind this access policy too; by default it is open,
+    /// like the probes, for the Prometheus scraper.
+    #[arg(long, env = "HUB_PROTECT_METRICS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub protect_metrics: bool,
 }
 
 #[derive(Debug, Args)]

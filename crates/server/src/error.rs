@@ -153,11 +153,16 @@ impl From<OcrError> for ApiError {
     }
 }
 
+/// The error code of an error answer, kept on the response for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = json!({"error": {"code": self.code(), "type": self.kind(), "message": self.message()}});
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         match self {
             ApiError::NotReady | ApiError::Overloaded => {

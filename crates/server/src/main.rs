@@ -14,6 +14,8 @@
 //! | `oneshot`  | `ocr` and `models` subcommands                         |
 //! | `bench`    | `bench` subcommand: latency, load time, memory         |
 //! | `memory`   | RSS readings, allocator settings                       |
+//! | `metrics`  | Prometheus metrics: recorder, `/metrics` rendering     |
+//! | `notify`   | systemd notifications: ready, watchdog, stopping       |
 //!
 //! The pipeline itself lives in the `hub-ocr` crate.
 
@@ -24,6 +26,8 @@ mod error;
 mod gateway;
 mod http;
 mod memory;
+mod metrics;
+mod notify;
 mod oneshot;
 mod pool;
 mod response;

@@ -23,6 +23,8 @@ pub struct Recognized {
 struct Job {
     image: Vec<u8>,
     reply: oneshot::Sender<Result<Recognized, ApiError>>,
+    /// The request's span: the worker's log lines carry its request id.
+    span: tracing::Span,
 }
 
 /// A fixed set of workers behind a bounded queue.
@@ -43,6 +45,7 @@ impl OcrPool {
                     if job.reply.is_closed() {
                         continue;
                     }
+                    let _entered = job.span.enter();
                     let _ = job.reply.send(run_one(&engine, &job.image));
                 }
             })?;
@@ -54,11 +57,21 @@ impl OcrPool {
         self.workers
     }
 
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Jobs that may wait before new ones are refused.
+    pub fn capacity(&self) -> usize {
+        self.jobs.capacity().unwrap_or(usize::MAX)
+    }
+
     /// Queues an image and waits for its lines. A full queue is refused at
     /// once rather than left to grow.
     pub async fn recognize(&self, image: Vec<u8>) -> Result<Recognized, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.try_send(Job { image, reply }).map_err(|e| match e {
+        self.jobs.try_send(Job { image, reply, span: tracing::Span::current() }).map_err(|e| match e {
             TrySendError::Full(_) => ApiError::Overloaded,
             TrySendError::Disconnected(_) => ApiError::Internal,
         })?;

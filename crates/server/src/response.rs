@@ -4,18 +4,23 @@ use std::time::Duration;
 
 use hub_ocr::TextLine;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OcrResponse {
+    /// In reading order, top to bottom.
     pub lines: Vec<Line>,
     pub line_count: usize,
+    /// Mean confidence of the lines, 0..1 (0 without lines).
     pub avg_confidence: f64,
+    /// Decode and OCR time on the worker, without queueing.
     pub processing_time_ms: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Line {
     pub text: String,
+    /// Mean probability of the line's characters, 0..1.
     pub confidence: f64,
     /// Corners in original pixels, clockwise from top-left.
     pub bbox: [[i64; 2]; 4],

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::access::AccessPolicy;
 use crate::cli::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
+use crate::notify;
 use crate::pool::OcrPool;
 use crate::state::{AppState, Loaded, OcrCapability, SharedState};
 
@@ -23,6 +24,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
+    crate::metrics::install(args.engine.profile.name())?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
     let state: SharedState = Arc::new(AppState {
@@ -42,13 +44,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     tracing::info!("listening on {}", listener.local_addr()?);
+    notify::start_watchdog();
 
     if state.ocr.is_some() {
+        notify::status("loading models");
         let state = state.clone();
         let (engine, queue) = (args.engine.clone(), args.queue_size);
         thread::Builder::new().name("model-loader".into()).spawn(move || load_models(&state, &engine, queue))?;
     } else {
         tracing::info!("OCR disabled (AI_ENABLE_OCR=0): no models loaded");
+        notify::ready();
     }
     if args.memory_log_secs > 0 {
         tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
@@ -56,7 +61,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let app = crate::http::router(state.clone());
     let grace = Duration::from_secs(args.shutdown_grace_secs);
-    serve_until_signal(listener, app, grace, move || state.shutting_down.store(true, Ordering::Relaxed)).await
+    serve_until_signal(listener, app, grace, move || {
+        notify::stopping();
+        state.shutting_down.store(true, Ordering::Relaxed);
+    })
+    .await
 }
 
 /// Serves `app` until SIGTERM/SIGINT. Then `on_signal` runs (so readiness
@@ -124,7 +133,17 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
              --ort-lib/ORT_DYLIB_PATH; /ready stays 503 until the service is restarted with working files."
         ),
     }
+    let loaded = outcome.is_ok();
     ocr.finish(outcome);
+    if loaded {
+        notify::ready();
+    } else if notify::supervised() {
+        // systemd has no /health to read: fail the start job now (with the
+        // reason in `systemctl status`) rather than at TimeoutStartSec, and
+        // let Restart=on-failure try again.
+        notify::status("model loading failed; see the journal");
+        std::process::exit(1);
+    }
 }
 
 async fn log_memory(every: Duration) {

@@ -4,8 +4,10 @@
 mod binary_tensor;
 mod kserve_v1;
 pub mod model;
+mod observe;
 pub mod ocr;
 pub mod oip_v2;
+mod openapi;
 mod probes;
 
 use axum::Router;
@@ -35,6 +37,10 @@ pub fn router(state: SharedState) -> Router {
     // Access control guards inference only: probes must stay reachable for
     // the orchestrator whatever the policy.
     let inference = inference.route_layer(middleware::from_fn_with_state(state.clone(), crate::access::guard));
+    let mut metrics = Router::new().route("/metrics", get(crate::metrics::render));
+    if state.access.protect_metrics {
+        metrics = metrics.route_layer(middleware::from_fn_with_state(state.clone(), crate::access::guard));
+    }
     Router::new()
         .route("/live", get(probes::live))
         .route("/ready", get(probes::ready))
@@ -42,13 +48,18 @@ pub fn router(state: SharedState) -> Router {
         .merge(inference)
         .merge(kserve_v1::routes(&state))
         .merge(oip_v2::routes(&state))
+        .merge(metrics)
+        .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(observe::track))
         .layer(middleware::from_fn(limit_headers))
         // 503s while loading are expected and 5xx from inference are logged
         // where they happen, so the trace layer reports no "failures" itself.
         .layer(TraceLayer::new_for_http().on_failure(()))
+        // Outermost: every answer, even a refused one, carries its id.
+        .layer(middleware::from_fn(observe::request_id))
         .with_state(state)
 }
 

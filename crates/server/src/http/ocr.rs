@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::http::StatusCode;
 use hub_ocr::sniff_format;
-use tokio::time::timeout;
+use metrics::{counter, histogram};
+use tokio::time::{Instant, timeout};
 
 use crate::error::ApiError;
 use crate::response::OcrResponse;
@@ -14,8 +15,23 @@ use crate::state::{OcrStatus, SharedState};
 /// Form fields that carry the image.
 const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
 
+/// Reads the text lines of one receipt or document image.
+#[utoipa::path(post, path = "/v1/ocr/receipt", tag = "ocr", operation_id = "recognize",
+    responses((status = 200, description = "The lines read, in reading order", body = OcrResponse)))]
 pub async fn recognize(
     State(state): State<SharedState>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<OcrResponse>, ApiError> {
+    let started = Instant::now();
+    let answer = read_receipt(state, form).await;
+    let outcome = if answer.is_ok() { "success" } else { "error" };
+    counter!("ocr_requests_total", "outcome" => outcome).increment(1);
+    histogram!("request_predict_seconds").record(started.elapsed().as_secs_f64());
+    answer
+}
+
+async fn read_receipt(
+    state: SharedState,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<OcrResponse>, ApiError> {
     let ocr = state.ocr.as_ref().ok_or(ApiError::CapabilityDisabled("OCR"))?;
@@ -34,6 +50,7 @@ pub async fn recognize(
     let done = timeout(state.request_timeout, loaded.pool.recognize(image))
         .await
         .map_err(|_| ApiError::DeadlineExceeded)??;
+    histogram!("ocr_processing_seconds").record(done.elapsed.as_secs_f64());
     let millis = done.elapsed.as_secs_f64() * 1000.0;
     // Counts and timings only: recognised text never reaches the log.
     tracing::info!(lines = done.lines.len(), "OCR processing time: {millis:.1} ms");

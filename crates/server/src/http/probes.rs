@@ -9,16 +9,25 @@ use super::OCR_ROUTES;
 use crate::memory::rss_mb;
 use crate::state::{OcrStatus, SharedState};
 
+#[utoipa::path(get, path = "/live", tag = "probes",
+    responses((status = 200, description = "The process is up: always `{\"status\":\"alive\"}`")))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "alive"}))
 }
 
+#[utoipa::path(get, path = "/ready", tag = "probes", responses(
+    (status = 200, description = "Models loaded: `{\"ready\":true,\"models_loaded\":true}`"),
+    (status = 503, description = "Loading, failed to load, or draining after SIGTERM: `ready` is false"),
+))]
 pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
     let (ready, loaded) = (state.ready(), state.models_loaded());
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(json!({"ready": ready, "models_loaded": loaded})))
 }
 
+#[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200,
+    description = "Always 200: `status` (loading, healthy, unhealthy), `models_loaded`, `available_endpoints`, \
+                   `memory_mb`, `uptime_seconds`, `version`, `models`, `profile`, `load_time_ms`, `load_error`, `workers`")))]
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {
     let mut endpoints = vec!["/live", "/ready", "/health"];
     let (mut status, mut load_error, mut load_time_ms, mut workers) = ("healthy", None, None, None);

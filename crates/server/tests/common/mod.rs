@@ -5,6 +5,8 @@
 // Each test file uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod prometheus;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Cursor};
 use std::net::SocketAddr;
@@ -55,7 +57,7 @@ impl Server {
     }
 
     /// Boots the server with extra `serve` flags and environment variables.
-    /// The test runner's own HUB_*/AI_*/ORT_*/RUST_LOG settings are removed
+    /// The test runner's own HUB_*/AI_*/ORT_*/RUST_LOG/systemd settings are removed
     /// so that every test sees the same, explicit configuration.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         Self::start_command("serve", args, env)
@@ -99,7 +101,9 @@ impl Server {
             .stderr(Stdio::piped());
         for (key, _) in std::env::vars_os() {
             let key_str = key.to_string_lossy();
-            if ["HUB_", "AI_", "ORT_"].iter().any(|p| key_str.starts_with(p)) || key_str == "RUST_LOG" {
+            // A runner started by systemd must not hand its notify socket on.
+            let systemd = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"].contains(&key_str.as_ref());
+            if ["HUB_", "AI_", "ORT_"].iter().any(|p| key_str.starts_with(p)) || key_str == "RUST_LOG" || systemd {
                 cmd.env_remove(&key);
             }
         }
@@ -121,7 +125,9 @@ impl Server {
                 if let Some(rest) = line.split("listening on ").nth(1)
                     && let Some(tx) = addr_tx.take()
                 {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    // Text logs end the address with a space, JSON logs with a quote.
+                    let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
                 }
                 let mut logs = sink.lock().unwrap();
                 logs.push_str(&line);
@@ -178,6 +184,17 @@ impl Server {
 
     pub async fn get(&self, path: &str) -> Reply {
         into_reply("GET", path, self.client.get(self.url(path)).send().await).await
+    }
+
+    /// A GET whose answer is not JSON (metrics, HTML): status, headers, body.
+    pub async fn get_text(&self, path: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("GET {path} failed: {e:?}"));
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, headers, response.text().await.expect("cannot read the response body"))
     }
 
     pub async fn post_form(&self, path: &str, form: Form) -> Reply {

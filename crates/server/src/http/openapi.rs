@@ -1,0 +1,189 @@
+//! The API description: an OpenAPI 3.1 document generated from the handlers'
+//! annotations and the response types (`utoipa`), served at `/openapi.json`,
+//! and Swagger UI at `/docs` with its assets compiled into the binary, so
+//! the page works with no network.
+//!
+//! The error contract is read from docs/errors.md at build time: the table
+//! there is the one list of codes, and every inference route documents its
+//! statuses and codes from it.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::{OCR_ROUTES, ocr, probes};
+use crate::response::{Line, OcrResponse};
+use crate::state::SharedState;
+
+const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "inference-hub",
+        description = "Receipt and document OCR (PP-OCR on ONNX Runtime). Errors always have the shape \
+                       `{\"error\": {\"code\", \"type\", \"message\"}}`; match on `code` (docs/errors.md)."
+    ),
+    paths(probes::live, probes::ready, probes::health, ocr::recognize, crate::metrics::render),
+    components(schemas(OcrResponse, Line))
+)]
+struct ApiDoc;
+
+/// `/openapi.json` and `/docs`.
+pub fn routes() -> Router<SharedState> {
+    // No validator: Swagger UI would otherwise send the spec to an online one.
+    let config = Config::from("/openapi.json").validator_url("none");
+    SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", document()).config(config).into()
+}
+
+/// The generated document, completed with what the annotations cannot say:
+/// the multipart upload, the error contract, and the OCR route aliases.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let errors = contract();
+    let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+    doc["components"]["schemas"]["Error"] = json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "type", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": codes, "description": "stable: match on it"},
+                "type": {"type": "string", "enum": ["invalid_request", "server"],
+                         "description": "invalid_request for 4xx (fix the request), server for 5xx (retry or alert)"},
+                "message": {"type": "string", "description": "for people; may change"},
+            },
+        }},
+    });
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    let receipt = paths.get_mut(OCR_ROUTES[0]).and_then(|item| item.get_mut("post")).expect("the OCR operation");
+    receipt["requestBody"] = upload();
+    let responses = receipt["responses"].as_object_mut().expect("responses");
+    for (status, description) in error_responses(&errors) {
+        responses.insert(
+            status.to_owned(),
+            json!({
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }),
+        );
+    }
+    let item = paths[OCR_ROUTES[0]].clone();
+    for alias in &OCR_ROUTES[1..] {
+        let mut item = item.clone();
+        item["post"]["operationId"] = json!(format!("recognize{}", alias.replace('/', "_")));
+        item["post"]["summary"] = json!(format!("Alias of {}", OCR_ROUTES[0]));
+        paths.insert((*alias).to_owned(), item);
+    }
+    doc
+}
+
+fn upload() -> Value {
+    let image = |what: &str| json!({"type": "string", "format": "binary", "description": what});
+    json!({
+        "required": true,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object",
+            "description": "exactly one image part, `file` or `image_file`; other text fields are ignored",
+            "properties": {
+                "file": image("JPEG, PNG, WEBP or BMP image"),
+                "image_file": image("the same, under the other accepted name"),
+            },
+        }}},
+    })
+}
+
+/// One row of docs/errors.md's table.
+struct ErrorRow<'a> {
+    status: &'a str,
+    code: &'a str,
+    when: &'a str,
+}
+
+/// The rows `| 400 | `code` | when |` of the error table.
+fn contract() -> Vec<ErrorRow<'static>> {
+    ERRORS_MD
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+            let [status, code, when] = cells[..] else { return None };
+            status.parse::<u16>().ok()?;
+            Some(ErrorRow { status, code: code.trim_matches('`'), when })
+        })
+        .collect()
+}
+
+/// One description per error status, listing its codes, for the OCR routes
+/// (route-level 404 and 405 included: a typo in the path lands there).
+fn error_responses<'a>(rows: &[ErrorRow<'a>]) -> BTreeMap<&'a str, String> {
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        out.entry(row.status).or_default().push(format!("`{}`: {}", row.code, row.when));
+    }
+    out.into_iter().map(|(status, codes)| (status, codes.join("; "))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    #[test]
+    fn the_error_table_lists_every_code_the_service_sends() {
+        let documented: Vec<&str> = contract().iter().map(|row| row.code).collect();
+        let sent = [
+            ApiError::MissingFile,
+            ApiError::BadMultipart(String::new()),
+            ApiError::EmptyFile,
+            ApiError::FileTooLarge(1),
+            ApiError::UnsupportedFormat,
+            ApiError::ContentTypeMismatch { declared: String::new(), actual: "image/png" },
+            ApiError::InvalidImage(String::new()),
+            ApiError::ImageTooLarge(String::new()),
+            ApiError::NotReady,
+            ApiError::ModelsUnavailable(String::new()),
+            ApiError::Overloaded,
+            ApiError::Unauthorized,
+            ApiError::Forbidden,
+            ApiError::RateLimited(1),
+            ApiError::BodyTimeout,
+            ApiError::HeadersTooLarge,
+            ApiError::DeadlineExceeded,
+            ApiError::CapabilityDisabled("OCR"),
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::Internal,
+        ];
+        for error in sent {
+            let row = contract().into_iter().find(|row| row.code == error.code());
+            let row = row.unwrap_or_else(|| panic!("{} is not in docs/errors.md: {documented:?}", error.code()));
+            assert_eq!(row.status, error.status().as_str(), "{}", error.code());
+        }
+        assert_eq!(documented.len(), 21, "{documented:?}");
+    }
+
+    #[test]
+    fn the_document_describes_every_route_and_the_contract() {
+        let doc = document();
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        for path in ["/live", "/ready", "/health", "/metrics"] {
+            assert!(doc["paths"][path]["get"].is_object(), "{path}");
+        }
+        for path in OCR_ROUTES {
+            let post = &doc["paths"][path]["post"];
+            assert!(post["requestBody"]["content"]["multipart/form-data"].is_object(), "{path}");
+            assert!(post["responses"]["200"]["content"]["application/json"].is_object(), "{path}");
+            for status in ["400", "401", "413", "415", "429", "503"] {
+                let response = &post["responses"][status];
+                assert_eq!(response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Error");
+            }
+        }
+        let description = doc["paths"]["/v1/ocr"]["post"]["responses"]["415"]["description"].as_str().unwrap();
+        assert!(description.contains("content_type_mismatch"), "{description}");
+        assert!(doc["components"]["schemas"]["OcrResponse"]["properties"]["lines"].is_object(), "{doc}");
+    }
+}

@@ -1,0 +1,128 @@
+//! Prometheus metrics at `GET /metrics`: HTTP traffic, OCR outcomes and
+//! latencies, model and queue state, and the process's memory and CPU.
+//!
+//! Handlers record through the `metrics` facade (the `hub-ocr` crate records
+//! its stage timings the same way); the Prometheus exporter renders them.
+//! State that is cheap to read (queue depth, models loaded, RSS) is sampled
+//! at scrape time rather than kept up to date on every change.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::state::{OcrStatus, SharedState};
+
+/// Histogram buckets in seconds: a probe takes microseconds, a large receipt
+/// on a busy two-core machine tens of seconds.
+const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0];
+
+/// Prometheus text format, version 0.0.4.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder and describes every metric; call once
+/// before serving. Histogram samples are folded in every few seconds so that
+/// memory stays flat between scrapes.
+pub fn install(profile: &'static str) -> anyhow::Result<()> {
+    let handle = PrometheusBuilder::new().set_buckets(&BUCKETS)?.install_recorder()?;
+    let _ = HANDLE.set(handle.clone());
+    describe();
+    gauge!("inference_hub_build_info", "version" => env!("CARGO_PKG_VERSION"), "profile" => profile).set(1.0);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            ticker.tick().await;
+            handle.run_upkeep();
+        }
+    });
+    Ok(())
+}
+
+fn describe() {
+    describe_counter!("http_requests_total", "HTTP requests answered, by route template, method and status");
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route template, method and status"
+    );
+    describe_gauge!("http_requests_in_flight", "HTTP requests being handled now");
+    describe_counter!(
+        "request_errors_total",
+        "Requests answered with the JSON error contract, by route and error code"
+    );
+    describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error)");
+    describe_histogram!(
+        "ocr_processing_seconds",
+        Unit::Seconds,
+        "Decode and OCR time of one image on a worker, without queueing"
+    );
+    describe_histogram!(
+        "request_predict_seconds",
+        Unit::Seconds,
+        "Time to answer an inference request: upload, queue and inference"
+    );
+    describe_histogram!(
+        "ocr_inference_stage_seconds",
+        Unit::Seconds,
+        "Time of one pipeline stage for one image (decode, detect, recognize)"
+    );
+    describe_gauge!("ocr_models_loaded", "1 when the OCR models are loaded and serving, else 0");
+    describe_gauge!("ocr_model_load_seconds", "Time the OCR models took to load");
+    describe_gauge!("ocr_queue_depth", "Images waiting for an OCR worker");
+    describe_gauge!("ocr_queue_capacity", "Images that may wait for a worker before requests get 429");
+    describe_gauge!("ocr_workers", "OCR worker threads");
+    describe_gauge!("inference_hub_build_info", "Always 1; the labels say which build and profile runs");
+}
+
+/// The metrics of this process, for Prometheus.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200,
+    description = "Prometheus text format 0.0.4; open unless `--protect-metrics`", content_type = "text/plain")))]
+pub async fn render(State(state): State<SharedState>) -> Response {
+    sample(&state);
+    let mut text = HANDLE.get().map(PrometheusHandle::render).unwrap_or_default();
+    text.push_str(&process_metrics());
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], text).into_response()
+}
+
+/// Reads the gauges that are cheaper to sample than to track.
+fn sample(state: &SharedState) {
+    let loaded = state.ocr.as_ref().and_then(|ocr| match ocr.status() {
+        OcrStatus::Ready(loaded) => Some(loaded),
+        OcrStatus::Loading | OcrStatus::Failed(_) => None,
+    });
+    gauge!("ocr_models_loaded").set(if loaded.is_some() { 1.0 } else { 0.0 });
+    if let Some(loaded) = loaded {
+        gauge!("ocr_model_load_seconds").set(loaded.load_time.as_secs_f64());
+        gauge!("ocr_queue_depth").set(loaded.pool.queued() as f64);
+        gauge!("ocr_queue_capacity").set(loaded.pool.capacity() as f64);
+        gauge!("ocr_workers").set(loaded.pool.workers() as f64);
+    }
+}
+
+/// The standard `process_*` metrics. CPU time is a float counter, which the
+/// `metrics` facade cannot express, so these are written here directly.
+fn process_metrics() -> String {
+    let rss_bytes = crate::memory::rss_mb() * 1024.0 * 1024.0;
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; on failure it stays zeroed.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = seconds(usage.ru_utime) + seconds(usage.ru_stime);
+    format!(
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n\
+         # TYPE process_cpu_seconds_total counter\n\
+         process_cpu_seconds_total {cpu}\n\n\
+         # HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+         # TYPE process_resident_memory_bytes gauge\n\
+         process_resident_memory_bytes {rss_bytes}\n"
+    )
+}

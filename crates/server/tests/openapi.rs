@@ -1,0 +1,49 @@
+//! `/openapi.json` describes the routes the server really has, and `/docs`
+//! is a Swagger UI page whose every asset comes from the binary itself.
+
+mod common;
+
+use common::Server;
+
+#[tokio::test]
+async fn openapi_lists_the_served_routes_and_docs_work_offline() {
+    let server = Server::start_with_env(&[], &[("AI_ENABLE_OCR", "0")]);
+    let spec = server.get("/openapi.json").await;
+    assert_eq!(spec.status, 200);
+    let paths = spec.json["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 7, "{paths:?}");
+    // Each documented operation exists: a GET answers, a POST is routed
+    // (404 capability_disabled here, not 404 not_found or 405).
+    for (path, item) in paths {
+        if item.get("get").is_some() {
+            let (status, _, body) = server.get_text(path, &[]).await;
+            assert_eq!(status, 200, "GET {path}: {body}");
+        }
+        if item.get("post").is_some() {
+            let reply = server.post_raw(path, "multipart/form-data; boundary=x", b"--x--\r\n".to_vec()).await;
+            assert_eq!(reply.json["error"]["code"], "capability_disabled", "POST {path}: {}", reply.json);
+        }
+    }
+
+    // /docs redirects to the page; the page loads only relative assets,
+    // all served here, and points Swagger UI at /openapi.json.
+    let no_redirects = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build();
+    let redirect = no_redirects.unwrap().get(server.url("/docs")).send().await.unwrap();
+    assert_eq!((redirect.status().as_u16(), redirect.headers()["location"].to_str().unwrap()), (303, "/docs/"));
+    let (status, _, page) = server.get_text("/docs/", &[]).await;
+    assert_eq!(status, 200);
+    let assets: Vec<&str> = ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| page.split(attr).skip(1).map(|rest| rest.split('"').next().unwrap()))
+        .collect();
+    assert!(assets.len() >= 4, "{assets:?}");
+    for asset in &assets {
+        assert!(!asset.contains("//"), "{asset} is not served by the binary");
+        let (status, _, body) = server.get_text(&format!("/docs/{}", asset.trim_start_matches("./")), &[]).await;
+        assert_eq!(status, 200, "{asset}");
+        assert!(!body.is_empty(), "{asset}");
+    }
+    let (_, _, init) = server.get_text("/docs/swagger-initializer.js", &[]).await;
+    assert!(init.contains("\"url\": \"/openapi.json\""), "{init}");
+    assert!(init.contains("\"validatorUrl\": \"none\""), "no online validator: {init}");
+}
