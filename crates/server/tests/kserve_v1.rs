@@ -35,6 +35,10 @@ async fn v1_lists_the_model_reports_readiness_and_predicts_a_batch() {
     // The same body as the service's own route.
     let direct = server.post_form("/v1/ocr/receipt", png_form("file", &png)).await;
     assert_eq!(lines_of(&predictions[0]), lines_of(&direct.json));
+    // Each image of a batch counts in the worker-time histogram, as an upload does.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let exposition = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(exposition.lines().any(|l| l == "ocr_processing_seconds_count 3"), "{exposition}");
 
     let cases = [
         (

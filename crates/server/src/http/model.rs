@@ -185,6 +185,9 @@ pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<Ocr
     // Dropping the batch on error or timeout closes the other jobs' reply
     // channels, so workers skip whatever is still queued.
     let done = timeout(state.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
+    for image in &done {
+        metrics::histogram!("ocr_processing_seconds").record(image.elapsed.as_secs_f64());
+    }
     let lines: usize = done.iter().map(|d| d.lines.len()).sum();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Counts and timings only: recognised text never reaches the log.
