@@ -7,9 +7,11 @@
 #   - models derived from them here by scripts/quantize.py (int8 versions,
 #     a Latin-script recogniser) with pinned, hash-checked tools
 #     (scripts/quantize-requirements.txt) in a venv;
+#   - tritonclient[http] for the protocol conformance test, pinned and
+#     hash-checked (scripts/oip-client-requirements.txt), in a venv;
 #   - Helm's chart engine (PyPI helm-python-sdk, Helm 4 as a library), with
 #     which the tests render and lint deploy/helm (scripts/helm_render.py).
-# SETUP_TEST_TOOLS=0 skips Prometheus and Helm (image builds need neither).
+# SETUP_TEST_TOOLS=0 skips Prometheus, Helm and the Triton client (image builds need neither).
 # Downloads use pip (PyPI) and apt only, and every file is checked against
 # scripts/SHA256SUMS. Results land in vendor/ (git-ignored).
 set -euo pipefail
@@ -109,6 +111,18 @@ PY
   done
 }
 
+# make_venv VENV REQUIREMENTS WHAT: a venv with exactly the pinned,
+# hash-checked wheels of REQUIREMENTS, remade only when that file changes.
+make_venv() {
+  local venv=$1 reqs=$2
+  [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" = "$(sha256sum < "$reqs")" ] && return
+  log "installing $3 (PyPI, pinned) into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --no-deps --require-hashes --only-binary=:all: -r "$reqs"
+  sha256sum < "$reqs" > "$venv/requirements.sha256"
+}
+
 # The derived models are remade only when an input changes: the fp32
 # models, the script or its pinned tools. Their own bytes may differ in the
 # last bits between CPUs (calibration runs ONNX Runtime), so they are not pinned.
@@ -122,14 +136,7 @@ install_derived_models() {
   if [ "$missing" = 0 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return
   fi
-  if [ "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$(sha256sum < "$root/scripts/quantize-requirements.txt")" ]; then
-    log "installing the quantisation tools (PyPI, pinned) into $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --no-deps --require-hashes --only-binary=:all: \
-      -r "$root/scripts/quantize-requirements.txt"
-    sha256sum < "$root/scripts/quantize-requirements.txt" > "$venv/requirements.sha256"
-  fi
+  make_venv "$venv" "$root/scripts/quantize-requirements.txt" "the quantisation tools"
   log "deriving the int8 and Latin models (about a minute)"
   local out="$root/.cache/quantize.log"
   if ! "$venv/bin/python" -W ignore "$root/scripts/quantize.py" "$models" "$models" >"$out" 2>&1; then
@@ -158,4 +165,7 @@ install_onnxruntime
 install_models
 install_derived_models
 [ "$SETUP_TEST_TOOLS" = 0 ] || install_helm_sdk
+# The Triton client that the Open Inference Protocol conformance test drives.
+[ "$SETUP_TEST_TOOLS" = 0 ] || make_venv "$root/.cache/oip-client-venv" "$root/scripts/oip-client-requirements.txt" \
+  "the Triton HTTP client"
 log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"

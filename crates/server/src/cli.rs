@@ -75,6 +75,8 @@ impl Profile {
 pub enum Command {
     /// Run the HTTP service (all-in-one: API and model workers).
     Serve(ServeArgs),
+    /// Take uploads and forward them to a model server (KServe V1 or V2); loads no models.
+    Gateway(GatewayArgs),
     /// OCR image files once and print the lines.
     Ocr(OcrArgs),
     /// Check the model files and ONNX Runtime, load them and report.
@@ -138,9 +140,70 @@ pub struct ServeArgs {
     #[arg(long, env = "HUB_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
     #[command(flatten)]
+    pub model_server: ModelServerArgs,
+    #[command(flatten)]
     pub access: AccessArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The KServe V1 and Open Inference Protocol V2 routes (docs/kserve.md).
+#[derive(Debug, Clone, Args)]
+pub struct ModelServerArgs {
+    /// Model name in the /v1/models and /v2/models routes.
+    #[arg(long, env = "HUB_MODEL_NAME", default_value = "ocr")]
+    pub model_name: String,
+    /// Most images in one predict/infer request; each may be --max-upload-mb.
+    #[arg(long, env = "HUB_MAX_BATCH", default_value_t = 8)]
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// KServe V1: `POST /v1/models/NAME:predict`.
+    V1,
+    /// Open Inference Protocol (KServe V2): `POST /v2/models/NAME/infer`.
+    V2,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "HUB_PORT", default_value_t = 8001)]
+    pub port: u16,
+    /// Model server base URL, e.g. `http://ocr-predictor.ns.svc.cluster.local`.
+    #[arg(long, env = "HUB_UPSTREAM")]
+    pub upstream: String,
+    /// Protocol spoken to the model server.
+    #[arg(long, env = "HUB_UPSTREAM_PROTOCOL", value_enum, default_value = "v2")]
+    pub protocol: Protocol,
+    /// Model name on the model server.
+    #[arg(long, env = "HUB_MODEL_NAME", default_value = "ocr")]
+    pub model_name: String,
+    /// API key sent to the model server as `X-API-Key`, if it wants one.
+    #[arg(long, env = "HUB_UPSTREAM_API_KEY", hide_env_values = true)]
+    pub upstream_api_key: Option<String>,
+    /// Seconds the model server may take to answer one request (504 past it).
+    #[arg(long, env = "HUB_UPSTREAM_TIMEOUT_SECS", default_value_t = 75)]
+    pub upstream_timeout_secs: u64,
+    /// Extra attempts when the model server cannot be connected to (never
+    /// after a request reached it), with doubling back-off from 100 ms.
+    #[arg(long, env = "HUB_UPSTREAM_RETRIES", default_value_t = 2)]
+    pub upstream_retries: u32,
+    /// Largest accepted upload, in MiB, checked before anything is forwarded.
+    #[arg(long, env = "HUB_MAX_UPLOAD_MB", default_value_t = 10)]
+    pub max_upload_mb: usize,
+    /// Seconds a client may take to send its upload before a 408.
+    #[arg(long, env = "HUB_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// After SIGTERM/SIGINT, seconds to let accepted requests finish.
+    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 /// Access control for the inference routes; all off by default.

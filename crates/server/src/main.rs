@@ -4,7 +4,8 @@
 //! |------------|--------------------------------------------------------|
 //! | `cli`      | flags and environment → configuration, engine loading  |
 //! | `serve`    | the server loop: bind, background model load, shutdown |
-//! | `http`     | routes: probes and the OCR endpoints                   |
+//! | `http`     | routes: probes, OCR endpoints, KServe V1 and V2        |
+//! | `gateway`  | `gateway` subcommand: uploads forwarded to KServe      |
 //! | `access`   | allow-list, API keys, rate limit for inference routes  |
 //! | `pool`     | worker threads that own the engines, bounded queue     |
 //! | `state`    | what the handlers share; model lifecycle               |
@@ -22,6 +23,7 @@ mod access;
 mod bench;
 mod cli;
 mod error;
+mod gateway;
 mod http;
 mod memory;
 mod metrics;
@@ -46,6 +48,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
+        }
+        Command::Gateway(args) => {
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(gateway::run(args))
         }
         Command::Ocr(args) => oneshot::run(args),
         Command::Models(args) => oneshot::check_models(&args),

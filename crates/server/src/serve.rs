@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -35,6 +36,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ocr: args.enable_ocr.then(OcrCapability::default),
         model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
         profile: args.engine.profile.name(),
+        model_server: args.model_server.clone(),
         shutting_down: AtomicBool::new(false),
     });
 
@@ -57,21 +59,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
     }
 
-    // On a signal: /ready turns 503, no new connections are accepted, and
-    // accepted requests finish, for at most the grace period.
+    let app = crate::http::router(state.clone());
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    serve_until_signal(listener, app, grace, move || {
+        notify::stopping();
+        state.shutting_down.store(true, Ordering::Relaxed);
+    })
+    .await
+}
+
+/// Serves `app` until SIGTERM/SIGINT. Then `on_signal` runs (so readiness
+/// turns 503), no new connections are accepted, and accepted requests
+/// finish, for at most `grace`.
+pub async fn serve_until_signal(
+    listener: TcpListener,
+    app: Router,
+    grace: Duration,
+    on_signal: impl FnOnce() + Send + 'static,
+) -> anyhow::Result<()> {
     let signalled = Arc::new(Notify::new());
     let on_signal = {
-        let (state, signalled) = (state.clone(), signalled.clone());
+        let signalled = signalled.clone();
         async move {
             shutdown_signal().await;
-            notify::stopping();
-            state.shutting_down.store(true, Ordering::Relaxed);
+            on_signal();
             signalled.notify_one();
         }
     };
-    let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let serving = axum::serve(listener, app).with_graceful_shutdown(on_signal);
-    let grace = Duration::from_secs(args.shutdown_grace_secs);
     tokio::select! {
         served = serving.into_future() => served?,
         () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {

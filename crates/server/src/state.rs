@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::access::AccessPolicy;
+use crate::cli::ModelServerArgs;
 use crate::pool::OcrPool;
 
 /// OCR's lifecycle: loading until the slot is filled, then ready or failed.
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Model file names and the `--profile`, for /health.
     pub model_names: Vec<String>,
     pub profile: &'static str,
+    /// Model name and batch limit of the KServe routes.
+    pub model_server: ModelServerArgs,
     /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
     pub shutting_down: AtomicBool,
 }

@@ -1,7 +1,12 @@
-//! The HTTP surface: routes, and the JSON answers for unknown routes.
+//! The HTTP surface: routes (the service's own, KServe V1 and Open Inference
+//! Protocol V2), and the JSON answers for unknown routes.
 
+mod binary_tensor;
+mod kserve_v1;
+pub mod model;
 mod observe;
-mod ocr;
+pub mod ocr;
+pub mod oip_v2;
 mod openapi;
 mod probes;
 
@@ -41,6 +46,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/ready", get(probes::ready))
         .route("/health", get(probes::health))
         .merge(inference)
+        .merge(kserve_v1::routes(&state))
+        .merge(oip_v2::routes(&state))
         .merge(metrics)
         .merge(openapi::routes())
         .fallback(|| async { ApiError::NotFound })
@@ -56,7 +63,7 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-async fn limit_headers(request: Request, next: Next) -> Response {
+pub async fn limit_headers(request: Request, next: Next) -> Response {
     let size: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::HeadersTooLarge.into_response();

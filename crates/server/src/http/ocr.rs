@@ -58,7 +58,7 @@ async fn read_receipt(
 }
 
 /// The single image part of the form; other text fields are ignored.
-async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut image: Option<Vec<u8>> = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, limit))? {
         if !field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) {

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod kserve;
+
 use ab_glyph::{FontVec, PxScale};
 use image::{ImageFormat, Rgb, RgbImage};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -58,7 +60,16 @@ impl Server {
     /// The test runner's own HUB_*/AI_*/ORT_*/RUST_LOG/systemd settings are removed
     /// so that every test sees the same, explicit configuration.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let (mut server, addr_rx) = Self::spawn(args, env);
+        Self::start_command("serve", args, env)
+    }
+
+    /// Boots `inference-hub gateway` with these flags (`--upstream` among them).
+    pub fn start_gateway(args: &[&str]) -> Self {
+        Self::start_command("gateway", args, &[])
+    }
+
+    fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let (mut server, addr_rx) = Self::spawn(command, args, env);
         let addr = addr_rx
             .recv_timeout(START_TIMEOUT)
             .unwrap_or_else(|_| panic!("no `listening on` line within {START_TIMEOUT:?}; stderr:\n{}", server.logs()));
@@ -71,10 +82,10 @@ impl Server {
     /// Starts the binary without waiting for it to listen, for
     /// configurations that must make it exit.
     pub fn start_or_exit(args: &[&str]) -> Self {
-        Self::spawn(args, &[]).0
+        Self::spawn("serve", args, &[]).0
     }
 
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> (Self, mpsc::Receiver<String>) {
+    fn spawn(command: &str, args: &[&str], env: &[(&str, &str)]) -> (Self, mpsc::Receiver<String>) {
         let root = workspace_root();
         assert!(
             root.join("vendor/models").is_dir() && root.join("vendor/onnxruntime").is_dir(),
@@ -82,7 +93,7 @@ impl Server {
             root.display()
         );
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_inference-hub"));
-        cmd.args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        cmd.args([command, "--host", "127.0.0.1", "--port", "0"])
             .args(args)
             .current_dir(&root)
             .stdin(Stdio::null())

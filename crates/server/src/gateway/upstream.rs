@@ -1,0 +1,208 @@
+//! The model server as the gateway sees it: one pooled HTTP client, the
+//! request and answer of each protocol, a per-request timeout, and retries
+//! for connections that could not be made (never for a request that may
+//! have reached the server, so no image is read twice).
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use super::error::GatewayError;
+use crate::cli::{GatewayArgs, Protocol};
+use crate::http::model::ERROR_CODE_HEADER;
+use crate::http::oip_v2::{INPUT, OUTPUT};
+use crate::response::OcrResponse;
+
+/// First pause before a retry; it doubles for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait for a connection and for the readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Upstream {
+    client: reqwest::Client,
+    protocol: Protocol,
+    infer_url: String,
+    ready_url: String,
+    api_key: Option<HeaderValue>,
+    timeout: Duration,
+    retries: u32,
+}
+
+impl Upstream {
+    pub fn new(args: &GatewayArgs) -> anyhow::Result<Self> {
+        let base = args.upstream.trim_end_matches('/');
+        let url = reqwest::Url::parse(base).with_context(|| format!("--upstream {base}"))?;
+        if url.scheme() != "http" {
+            bail!("--upstream {base}: only plain http:// is supported (the model server is in the cluster)");
+        }
+        let name = &args.model_name;
+        let (infer_url, ready_url) = match args.protocol {
+            Protocol::V1 => (format!("{base}/v1/models/{name}:predict"), format!("{base}/v1/models/{name}")),
+            Protocol::V2 => (format!("{base}/v2/models/{name}/infer"), format!("{base}/v2/models/{name}/ready")),
+        };
+        let timeout = Duration::from_secs(args.upstream_timeout_secs.max(1));
+        // In-cluster traffic goes straight to the service: proxies from the
+        // environment are for the way out, not for this.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(timeout.min(PROBE_TIMEOUT))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .context("building the HTTP client")?;
+        let api_key = args.upstream_api_key.as_deref().map(HeaderValue::from_str).transpose();
+        let mut api_key = api_key.context("--upstream-api-key is not a valid header value")?;
+        if let Some(key) = &mut api_key {
+            key.set_sensitive(true);
+        }
+        Ok(Self {
+            client,
+            protocol: args.protocol,
+            infer_url,
+            ready_url,
+            api_key,
+            timeout,
+            retries: args.upstream_retries,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "model server {} ({:?}), timeout {:?}, {} retries",
+            self.infer_url, self.protocol, self.timeout, self.retries
+        )
+    }
+
+    /// OCRs one image on the model server.
+    pub async fn recognize(&self, image: &[u8]) -> Result<OcrResponse, GatewayError> {
+        let encoded = BASE64.encode(image);
+        let request = match self.protocol {
+            Protocol::V1 => json!({"instances": [{"image": {"b64": encoded}}]}),
+            Protocol::V2 => json!({
+                "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [1], "data": [encoded]}],
+                "outputs": [{"name": OUTPUT, "parameters": {"binary_data": false}}],
+            }),
+        };
+        let body = Bytes::from(serde_json::to_vec(&request).expect("serialisable"));
+        drop(request);
+        let response = self.send(body).await?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        let answer = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        if !status.is_success() {
+            return Err(refusal(status, &headers, &answer));
+        }
+        self.decode(&answer).map_err(GatewayError::BadAnswer)
+    }
+
+    async fn send(&self, body: Bytes) -> Result<reqwest::Response, GatewayError> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            let mut request = self.client.post(&self.infer_url).timeout(self.timeout).body(body.clone());
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            if let Some(key) = &self.api_key {
+                request = request.header("x-api-key", key.clone());
+            }
+            match request.send().await {
+                Ok(response) => return Ok(response),
+                Err(e) if e.is_connect() && attempt < self.retries => {
+                    attempt += 1;
+                    metrics::counter!("gateway_upstream_retries_total").increment(1);
+                    tracing::warn!(attempt, "model server unreachable ({}); retrying in {backoff:?}", chain(&e));
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                Err(e) => return Err(self.transport_error(&e)),
+            }
+        }
+    }
+
+    fn transport_error(&self, err: &reqwest::Error) -> GatewayError {
+        // A connect timeout is both; it means no connection, not a slow answer.
+        if err.is_timeout() && !err.is_connect() {
+            GatewayError::Timeout(self.timeout.as_secs())
+        } else {
+            tracing::warn!("model server request failed: {}", chain(err));
+            GatewayError::Unavailable(chain(err))
+        }
+    }
+
+    /// The one image's OCR response from a successful answer.
+    fn decode(&self, answer: &[u8]) -> Result<OcrResponse, String> {
+        let answer: Value = serde_json::from_slice(answer).map_err(|e| format!("not JSON: {e}"))?;
+        let result = match self.protocol {
+            Protocol::V1 => match answer.get("predictions").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([prediction]) => serde_json::from_value(prediction.clone()),
+                _ => return Err("expected {\"predictions\": [one OCR response]}".into()),
+            },
+            Protocol::V2 => {
+                let outputs = answer.get("outputs").and_then(Value::as_array).into_iter().flatten();
+                let result = outputs.filter(|o| o["name"] == OUTPUT).find_map(|o| o.get("data")?.as_array());
+                match result.map(Vec::as_slice) {
+                    Some([Value::String(text)]) => serde_json::from_str(text),
+                    _ => return Err(format!("expected output `{OUTPUT}` with one JSON string")),
+                }
+            }
+        };
+        result.map_err(|e| format!("not an OCR response: {e}"))
+    }
+
+    /// Whether the model server says the model is ready.
+    pub async fn ready(&self) -> Result<(), String> {
+        let mut request = self.client.get(&self.ready_url).timeout(self.timeout.min(PROBE_TIMEOUT));
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key.clone());
+        }
+        let response = request.send().await.map_err(|e| chain(&e))?;
+        let status = response.status();
+        let body: Option<Value> = response.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok());
+        // V1's status route must also say `"ready": true`; V2's status code is the answer.
+        let ready = status == StatusCode::OK
+            && (self.protocol == Protocol::V2
+                || body.as_ref().and_then(|b| b.get("ready")) == Some(&Value::Bool(true)));
+        if ready { Ok(()) } else { Err(format!("{} answered {status}", self.ready_url)) }
+    }
+}
+
+/// The gateway's answer to a model server's error status.
+fn refusal(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> GatewayError {
+    let message = serde_json::from_slice::<Value>(body).ok().and_then(|v| Some(v.get("error")?.as_str()?.to_owned()));
+    let message = message.unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    // The gateway sends one image, so "image 0: " says nothing to its client.
+    let message = message.strip_prefix("image 0: ").map(str::to_owned).unwrap_or(message);
+    let code = headers
+        .get(ERROR_CODE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|c| !c.is_empty() && c.len() <= 40 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    match (status, code) {
+        // The gateway's own configuration is wrong; its client can do nothing about it.
+        (StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => {
+            GatewayError::BadAnswer(format!("{status}: {message}"))
+        }
+        (_, Some(code)) => GatewayError::Refused {
+            status,
+            code: code.to_owned(),
+            message,
+            retry_after: headers.get(header::RETRY_AFTER).cloned(),
+        },
+        (StatusCode::SERVICE_UNAVAILABLE, None) => GatewayError::NotReady(message),
+        (_, None) => GatewayError::BadAnswer(format!("{status}: {message}")),
+    }
+}
+
+/// An error and its causes on one line ("connection refused" is a cause).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,75 @@
+//! KServe V1 ("TensorFlow Serving style") prediction protocol:
+//!
+//! * `GET /v1/models` → `{"models": ["ocr"]}`
+//! * `GET /v1/models/ocr` → `{"name": "ocr", "ready": true}` (503 with
+//!   `"ready": false` until the models are loaded)
+//! * `POST /v1/models/ocr:predict` with
+//!   `{"instances": [{"image": {"b64": "..."}}, ...]}` →
+//!   `{"predictions": [<OCR response>, ...]}`, one per instance, in order.
+
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+
+use super::model::{self, ProtocolError};
+use crate::state::SharedState;
+
+pub fn routes(state: &SharedState) -> Router<SharedState> {
+    // `{name}:predict` is one path segment, so the verb is split off in the
+    // handler: GET on the segment is the model status, POST the verb.
+    let predict = Router::new()
+        .route("/v1/models/{name}", post(predict))
+        .route_layer(middleware::from_fn_with_state(state.clone(), model::guard))
+        .layer(DefaultBodyLimit::max(model::body_limit(state)));
+    Router::new().route("/v1/models", get(list)).route("/v1/models/{name}", get(status)).merge(predict)
+}
+
+async fn list(State(state): State<SharedState>) -> Json<Value> {
+    Json(json!({"models": model::served(&state).into_iter().collect::<Vec<_>>()}))
+}
+
+async fn status(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ProtocolError> {
+    model::check_model(&state, &name)?;
+    let ready = state.ready();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(json!({"name": name, "ready": ready}))))
+}
+
+async fn predict(
+    State(state): State<SharedState>,
+    Path(name_verb): Path<String>,
+    request: Request,
+) -> Result<Json<Value>, ProtocolError> {
+    let Some((name, "predict")) = name_verb.rsplit_once(':') else {
+        return Err(ProtocolError::BadRequest("POST /v1/models/NAME:predict is the only V1 verb served".into()));
+    };
+    model::check_model(&state, name)?;
+    model::check_ready(&state)?;
+    let body = model::read_body(&state, request).await?;
+    let parsed: Value =
+        serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
+    drop(body);
+    let instances = parsed
+        .get("instances")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ProtocolError::BadRequest("expected {\"instances\": [...]}".into()))?;
+    let images = instances
+        .iter()
+        .enumerate()
+        .map(|(i, instance)| {
+            let text = instance.pointer("/image/b64").and_then(Value::as_str).ok_or_else(|| {
+                ProtocolError::BadRequest(format!("instance {i}: expected {{\"image\": {{\"b64\": \"<base64>\"}}}}"))
+            })?;
+            model::decode_base64(&state, i, text)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Only the decoded images stay in memory while they are read.
+    drop(parsed);
+    let predictions = model::run_batch(&state, images).await?;
+    Ok(Json(json!({"predictions": predictions})))
+}

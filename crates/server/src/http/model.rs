@@ -1,0 +1,196 @@
+//! What the KServe V1 and V2 routes share: the served model's name and
+//! readiness, their error shape, request bodies, and running a batch of
+//! images through the worker pool.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use futures_util::future::try_join_all;
+use hub_ocr::sniff_format;
+use serde_json::json;
+use tokio::time::timeout;
+
+use crate::error::ApiError;
+use crate::pool::OcrPool;
+use crate::response::OcrResponse;
+use crate::state::{AppState, OcrStatus, SharedState};
+
+/// Header naming the service's stable error code (docs/errors.md) next to
+/// the protocols' `{"error": "..."}` body, so a gateway can pass it on.
+pub const ERROR_CODE_HEADER: &str = "x-error-code";
+
+/// Base64 as clients send it: standard alphabet, padding optional.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// An error as KServe and the Open Inference Protocol shape it:
+/// `{"error": "message"}`, with the status (and `Retry-After`,
+/// `WWW-Authenticate`) the service's own contract gives it.
+#[derive(Debug)]
+pub enum ProtocolError {
+    /// One of the service's errors, about image `index` of the batch if set.
+    Api(ApiError, Option<usize>),
+    /// The request does not follow the protocol.
+    BadRequest(String),
+    /// No model of this name is served.
+    UnknownModel(String),
+    /// More images in one request than `--max-batch`.
+    BatchTooLarge { images: usize, limit: usize },
+}
+
+impl From<ApiError> for ProtocolError {
+    fn from(err: ApiError) -> Self {
+        ProtocolError::Api(err, None)
+    }
+}
+
+impl IntoResponse for ProtocolError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ProtocolError::Api(err, index) => {
+                let message = match index {
+                    Some(i) => format!("image {i}: {}", err.message()),
+                    None => err.message(),
+                };
+                let code = err.code();
+                // The service's own answer carries the status and headers; only the body changes.
+                let (mut parts, _) = err.into_response().into_parts();
+                parts.headers.insert(ERROR_CODE_HEADER, HeaderValue::from_static(code));
+                let body = Json(json!({"error": message})).into_response().into_body();
+                return Response::from_parts(parts, body);
+            }
+            ProtocolError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why),
+            ProtocolError::UnknownModel(name) => {
+                let name: String = name.chars().take(100).collect();
+                (StatusCode::NOT_FOUND, "model_not_found", format!("model `{name}` is not served here"))
+            }
+            ProtocolError::BatchTooLarge { images, limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("{images} images in one request; the limit is {limit}"),
+            ),
+        };
+        let mut response = (status, Json(json!({"error": message}))).into_response();
+        response.headers_mut().insert(ERROR_CODE_HEADER, HeaderValue::from_static(code));
+        response
+    }
+}
+
+/// Access control for the protocol routes: the policy of the OCR routes,
+/// answered in the protocol's error shape.
+pub async fn guard(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.access.check(peer.ip(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => ProtocolError::from(denied).into_response(),
+    }
+}
+
+/// The served model's name, or none when OCR is switched off.
+pub fn served(state: &AppState) -> Option<&str> {
+    state.ocr.as_ref().map(|_| state.model_server.model_name.as_str())
+}
+
+pub fn check_model(state: &AppState, name: &str) -> Result<(), ProtocolError> {
+    if served(state) == Some(name) { Ok(()) } else { Err(ProtocolError::UnknownModel(name.to_owned())) }
+}
+
+/// The worker pool, or why there is none yet.
+fn pool(state: &AppState) -> Result<&OcrPool, ApiError> {
+    match state.ocr.as_ref().map(|ocr| ocr.status()) {
+        None => Err(ApiError::CapabilityDisabled("OCR")),
+        Some(OcrStatus::Loading) => Err(ApiError::NotReady),
+        Some(OcrStatus::Failed(why)) => Err(ApiError::ModelsUnavailable(why.to_owned())),
+        Some(OcrStatus::Ready(loaded)) => Ok(&loaded.pool),
+    }
+}
+
+/// Refuses before the body is read when nothing could run it.
+pub fn check_ready(state: &AppState) -> Result<(), ProtocolError> {
+    pool(state).map(|_| ()).map_err(ProtocolError::from)
+}
+
+/// Largest request body: `--max-batch` images of `--max-upload-mb`, in base64.
+pub fn body_limit(state: &AppState) -> usize {
+    state.model_server.max_batch.max(1) * (state.max_upload_bytes / 3 + 1) * 4 + 64 * 1024
+}
+
+/// Reads the whole body within the upload timeout (408) and size limit (413).
+pub async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ProtocolError> {
+    let limit = body_limit(state);
+    let read =
+        timeout(state.body_timeout, Bytes::from_request(request, &())).await.map_err(|_| ApiError::BodyTimeout)?;
+    read.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ProtocolError::Api(ApiError::FileTooLarge(limit), None),
+        _ => ProtocolError::BadRequest(rejection.body_text()),
+    })
+}
+
+/// Decodes image `index` from base64, refusing it unread if it would be
+/// over the upload limit.
+pub fn decode_base64(state: &AppState, index: usize, text: &str) -> Result<Vec<u8>, ProtocolError> {
+    if text.len() / 4 * 3 > state.max_upload_bytes + 3 {
+        return Err(ProtocolError::Api(ApiError::FileTooLarge(state.max_upload_bytes), Some(index)));
+    }
+    BASE64.decode(text).map_err(|e| ProtocolError::BadRequest(format!("image {index} is not valid base64: {e}")))
+}
+
+/// Runs every image at once through the worker pool and returns their
+/// answers in order. One bad image fails the whole request, naming its index;
+/// the other images' queued work is then dropped.
+pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<OcrResponse>, ProtocolError> {
+    let pool = pool(state)?;
+    let limit = state.model_server.max_batch;
+    if images.is_empty() {
+        return Err(ProtocolError::BadRequest("the request holds no image".into()));
+    }
+    if images.len() > limit {
+        return Err(ProtocolError::BatchTooLarge { images: images.len(), limit });
+    }
+    // Cheap checks first, so a bad image costs no queue slot.
+    for (i, image) in images.iter().enumerate() {
+        let refused = if image.is_empty() {
+            Some(ApiError::EmptyFile)
+        } else if image.len() > state.max_upload_bytes {
+            Some(ApiError::FileTooLarge(state.max_upload_bytes))
+        } else if sniff_format(image).is_none() {
+            Some(ApiError::UnsupportedFormat)
+        } else {
+            None
+        };
+        if let Some(err) = refused {
+            return Err(ProtocolError::Api(err, Some(i)));
+        }
+    }
+    let count = images.len();
+    let started = Instant::now();
+    let jobs = images
+        .into_iter()
+        .enumerate()
+        .map(|(i, image)| async move { pool.recognize(image).await.map_err(|e| ProtocolError::Api(e, Some(i))) });
+    // Dropping the batch on error or timeout closes the other jobs' reply
+    // channels, so workers skip whatever is still queued.
+    let done = timeout(state.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
+    for image in &done {
+        metrics::histogram!("ocr_processing_seconds").record(image.elapsed.as_secs_f64());
+    }
+    let lines: usize = done.iter().map(|d| d.lines.len()).sum();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    // Counts and timings only: recognised text never reaches the log.
+    tracing::info!(images = count, lines, "OCR batch processing time: {millis:.1} ms");
+    Ok(done.into_iter().map(|d| OcrResponse::new(d.lines, d.elapsed)).collect())
+}

@@ -1,0 +1,66 @@
+//! KServe V1 on a real server, in the request shape KServe documents for
+//! binary inputs (`{"instances": [{"image": {"b64": "..."}}]}`), over plain HTTP.
+
+mod common;
+
+use common::kserve::{assert_protocol_error, b64, lines_of, post_json};
+use common::{Server, assert_reads, encode, png_form, receipt};
+use image::ImageFormat;
+use serde_json::json;
+
+#[tokio::test]
+async fn v1_lists_the_model_reports_readiness_and_predicts_a_batch() {
+    let server = Server::start(&["--model-name", "receipts"]);
+    let list = server.get("/v1/models").await;
+    assert_eq!((list.status, &list.json), (200, &json!({"models": ["receipts"]})));
+    // KServe's readiness route for V1: 503 until the models are loaded.
+    let status = server.get("/v1/models/receipts").await;
+    assert_eq!((status.status, &status.json), (503, &json!({"name": "receipts", "ready": false})));
+    server.wait_ready().await;
+    let status = server.get("/v1/models/receipts").await;
+    assert_eq!((status.status, &status.json), (200, &json!({"name": "receipts", "ready": true})));
+    assert_protocol_error(&server.get("/v1/models/ocr").await, 404, "model_not_found", "`ocr`");
+
+    let rendered = receipt();
+    let png = encode(&rendered.image, ImageFormat::Png);
+    let jpeg = encode(&rendered.image, ImageFormat::Jpeg);
+    let instances = json!({"instances": [{"image": {"b64": b64(&png)}}, {"image": {"b64": b64(&jpeg)}}]});
+    let reply = post_json(&server, "/v1/models/receipts:predict", &instances).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let predictions = reply.json["predictions"].as_array().expect("predictions");
+    assert_eq!(predictions.len(), 2, "one prediction per instance");
+    for prediction in predictions {
+        assert_reads(prediction, &rendered);
+    }
+    // The same body as the service's own route.
+    let direct = server.post_form("/v1/ocr/receipt", png_form("file", &png)).await;
+    assert_eq!(lines_of(&predictions[0]), lines_of(&direct.json));
+    // Each image of a batch counts in the worker-time histogram, as an upload does.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let exposition = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(exposition.lines().any(|l| l == "ocr_processing_seconds_count 3"), "{exposition}");
+
+    let cases = [
+        (
+            "/v1/models/receipts:predict",
+            json!({"instances": [{"image": {"b64": b64(&png)}}, {"b64": "x"}]}),
+            400,
+            "bad_request",
+            "instance 1: expected",
+        ),
+        ("/v1/models/receipts:predict", json!({"inputs": []}), 400, "bad_request", "expected {\"instances\""),
+        ("/v1/models/receipts:predict", json!({"instances": []}), 400, "bad_request", "no image"),
+        (
+            "/v1/models/receipts:predict",
+            json!({"instances": [{"image": {"b64": b64(&png[..100])}}]}),
+            400,
+            "invalid_image",
+            "image 0: ",
+        ),
+        ("/v1/models/receipts:explain", json!({"instances": []}), 400, "bad_request", ":predict is the only"),
+        ("/v1/models/ocr:predict", json!({"instances": []}), 404, "model_not_found", "`ocr`"),
+    ];
+    for (path, body, status, code, fragment) in cases {
+        assert_protocol_error(&post_json(&server, path, &body).await, status, code, fragment);
+    }
+}
