@@ -22,7 +22,7 @@ use crate::state::{OcrStatus, SharedState};
 const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0];
 
 /// Prometheus text format, version 0.0.4.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -34,6 +34,13 @@ pub fn install(profile: &'static str) -> anyhow::Result<()> {
     let _ = HANDLE.set(handle.clone());
     describe();
     gauge!("inference_hub_build_info", "version" => env!("CARGO_PKG_VERSION"), "profile" => profile).set(1.0);
+    spawn_upkeep(handle);
+    Ok(())
+}
+
+/// Folds histogram samples into their buckets every few seconds, so memory
+/// stays flat however long Prometheus goes without scraping.
+pub fn spawn_upkeep(handle: PrometheusHandle) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(5));
         loop {
@@ -41,7 +48,6 @@ pub fn install(profile: &'static str) -> anyhow::Result<()> {
             handle.run_upkeep();
         }
     });
-    Ok(())
 }
 
 fn describe() {

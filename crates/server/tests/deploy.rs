@@ -278,6 +278,29 @@ fn chart_values_reach_the_pod() {
     assert_eq!(kinds, BTreeSet::from(["Deployment", "Pod", "Service", "ServiceAccount"]), "optional parts are off");
 }
 
+#[test]
+fn gateway_values_reach_flags_the_gateway_reads() {
+    let values = json!({"gateway": {"enabled": true, "protocol": "v1", "upstreamApiKeySecret": {"name": "gw-key"}}});
+    let docs = helm_template(&values);
+    let gateway = of_kind(&docs, "Deployment")
+        .into_iter()
+        .find(|d| d["spec"]["template"]["spec"]["containers"][0]["name"] == "gateway");
+    let pod = &gateway.expect("the gateway Deployment")["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(env_of(container, "HUB_UPSTREAM_PROTOCOL").as_deref(), Some("v1"));
+    let key = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "HUB_UPSTREAM_API_KEY");
+    assert_eq!(key.expect("the upstream key")["valueFrom"]["secretKeyRef"]["name"], "gw-key");
+    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "8001");
+    // Every HUB_ variable the chart sets is one `inference-hub gateway` reads.
+    let help = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args(["gateway", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for var in container["env"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()) {
+        if var.starts_with("HUB_") {
+            assert!(help.contains(&format!("[env: {var}")), "the gateway does not read {var}");
+        }
+    }
+}
+
 /// Every YAML file under deploy/ parses (Helm templates are checked rendered,
 /// above), and the Argo CD Application points at the chart.
 #[test]

@@ -1,8 +1,6 @@
 //! The gateway's Prometheus metrics at `GET /metrics`: answers by status,
 //! model-server round trips and connection retries.
 
-use std::time::Duration;
-
 use axum::http::header;
 use axum::response::IntoResponse;
 use metrics::{Unit, describe_counter, describe_histogram};
@@ -22,17 +20,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         "Time the model server took to answer one upload, retries included"
     );
     describe_counter!("gateway_upstream_retries_total", "Connection attempts to the model server retried");
-    let upkeep = handle.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            ticker.tick().await;
-            upkeep.run_upkeep();
-        }
-    });
+    crate::metrics::spawn_upkeep(handle.clone());
     Ok(handle)
 }
 
 pub fn render(handle: &PrometheusHandle) -> impl IntoResponse + use<> {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], handle.render())
 }
