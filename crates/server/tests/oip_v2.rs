@@ -149,6 +149,12 @@ async fn protocol_errors_name_the_bad_image_and_a_batch_is_queued_at_once() {
     assert_protocol_error(&reply, 400, "bad_request", "not valid");
     let reply = post_json(&server, "/v2/models/other/infer", &infer_request(vec![json!(b64(&png))])).await;
     assert_protocol_error(&reply, 404, "model_not_found", "`other`");
+    let (_, _, scrape) = server.get_text("/metrics", &[]).await;
+    for code in ["bad_request", "model_not_found"] {
+        let counted =
+            scrape.lines().any(|l| l.starts_with("request_errors_total{") && l.contains(&format!("code=\"{code}\"")));
+        assert!(counted, "protocol error {code} not in request_errors_total");
+    }
 
     // Binary data whose header length or element lengths do not add up.
     let header = serde_json::to_vec(&json!({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1],

@@ -18,7 +18,7 @@ use hub_ocr::sniff_format;
 use serde_json::json;
 use tokio::time::timeout;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::pool::OcrPool;
 use crate::response::OcrResponse;
 use crate::state::{AppState, OcrStatus, SharedState};
@@ -82,6 +82,8 @@ impl IntoResponse for ProtocolError {
         };
         let mut response = (status, Json(json!({"error": message}))).into_response();
         response.headers_mut().insert(ERROR_CODE_HEADER, HeaderValue::from_static(code));
+        // Counted in request_errors_total like the service's own errors.
+        response.extensions_mut().insert(ErrorCode(code));
         response
     }
 }
