@@ -6,22 +6,29 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use common::{Server, assert_error, assert_reads, file_form, receipt};
 use image::ImageFormat;
 use reqwest::header::RETRY_AFTER;
+use tokio::sync::Barrier;
 
 const ROUTE: &str = "/v1/ocr/receipt";
 
 /// Sends `count` requests at once; returns every reply.
 async fn burst(server: &Server, count: usize, jpeg: &[u8]) -> Vec<common::Reply> {
+    // Every client is built before any request leaves, so that on a loaded
+    // machine the requests still overlap instead of trickling in one by one.
+    let start = Arc::new(Barrier::new(count));
     let tasks: Vec<_> = (0..count)
         .map(|_| {
-            let (url, jpeg) = (server.url(ROUTE), jpeg.to_vec());
+            let (url, jpeg, start) = (server.url(ROUTE), jpeg.to_vec(), start.clone());
             tokio::spawn(async move {
                 let client = reqwest::Client::builder().no_proxy().build().unwrap();
                 let form = file_form("file", jpeg, "r.jpg", "image/jpeg");
-                common::into_reply("POST", ROUTE, client.post(url).multipart(form).send().await).await
+                let request = client.post(url).multipart(form);
+                start.wait().await;
+                common::into_reply("POST", ROUTE, request.send().await).await
             })
         })
         .collect();
