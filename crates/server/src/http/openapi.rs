@@ -79,8 +79,48 @@ pub fn document() -> Value {
         item["post"]["summary"] = json!(format!("Alias of {}", OCR_ROUTES[0]));
         paths.insert((*alias).to_owned(), item);
     }
+    doc["components"]["schemas"]["ProtocolError"] =
+        json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}});
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, method, tag, summary) in PROTOCOL_ROUTES {
+        let operation = json!({
+            "tags": [tag],
+            "summary": summary,
+            "externalDocs": {"description": "request and tensor layout", "url": KSERVE_DOC},
+            "parameters": if path.contains("{name}") {
+                json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"},
+                        "description": "the served model (`--model-name`, default `ocr`)"}])
+            } else {
+                json!([])
+            },
+            "responses": {
+                "200": {"description": "as the protocol specifies", "content": {"application/json": {}}},
+                "default": {"description": "the protocol's error shape",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ProtocolError"}}}},
+            },
+        });
+        paths.entry(path.to_owned()).or_insert_with(|| json!({}))[method] = operation;
+    }
     doc
 }
+
+/// Where the protocol routes are described in full.
+const KSERVE_DOC: &str = "https://github.com/kserve/kserve/tree/master/docs/predict-api";
+
+/// The KServe V1 and Open Inference Protocol V2 routes (http/kserve_v1.rs,
+/// http/oip_v2.rs): their bodies are the protocols' own, documented in
+/// docs/kserve.md, so the document names them rather than restating them.
+const PROTOCOL_ROUTES: [(&str, &str, &str, &str); 9] = [
+    ("/v1/models", "get", "kserve-v1", "Served models"),
+    ("/v1/models/{name}", "get", "kserve-v1", "Model readiness"),
+    ("/v1/models/{name}:predict", "post", "kserve-v1", "OCR of `{\"instances\":[{\"image\":{\"b64\":...}}]}`"),
+    ("/v2", "get", "oip-v2", "Server metadata"),
+    ("/v2/health/live", "get", "oip-v2", "Server liveness"),
+    ("/v2/health/ready", "get", "oip-v2", "Server readiness"),
+    ("/v2/models/{name}", "get", "oip-v2", "Model metadata: BYTES input `image` [-1], BYTES output `result` [-1]"),
+    ("/v2/models/{name}/ready", "get", "oip-v2", "Model readiness"),
+    ("/v2/models/{name}/infer", "post", "oip-v2", "OCR of N images (JSON or binary tensor data)"),
+];
 
 fn upload() -> Value {
     let image = |what: &str| json!({"type": "string", "format": "binary", "description": what});
@@ -172,6 +212,9 @@ mod tests {
         assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
         for path in ["/live", "/ready", "/health", "/metrics"] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
+        }
+        for (path, method, _, _) in PROTOCOL_ROUTES {
+            assert!(doc["paths"][path][method]["responses"]["default"].is_object(), "{path}");
         }
         for path in OCR_ROUTES {
             let post = &doc["paths"][path]["post"];
