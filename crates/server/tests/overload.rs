@@ -49,7 +49,7 @@ fn statuses(replies: &[common::Reply]) -> BTreeMap<u16, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
-    // One worker and one queue slot: two requests fit, the rest are refused.
+    // One worker and one queue slot: at most two requests fit, the rest are refused.
     let server = Server::start(&["--workers", "1", "--queue-size", "1"]);
     server.wait_ready().await;
     let rendered = receipt();
@@ -59,7 +59,9 @@ async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
     let counts = statuses(&replies);
     assert!(counts.keys().all(|s| [200, 429].contains(s)), "only 200 and 429 allowed: {counts:?}");
     assert!(counts.get(&429).copied().unwrap_or(0) >= 1, "nothing was refused: {counts:?}");
-    assert!(counts.get(&200).copied().unwrap_or(0) >= 2, "too few accepted: {counts:?}");
+    // At least the one the worker takes; the queue slot may already be
+    // taken by a request the worker has not picked up yet.
+    assert!(counts.get(&200).copied().unwrap_or(0) >= 1, "nothing was accepted: {counts:?}");
     for reply in &replies {
         if reply.status == 200 {
             assert_reads(&reply.json, &rendered);
