@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::state::{OcrStatus, SharedState};
+use crate::state::SharedState;
 
 /// Histogram buckets in seconds: a probe takes microseconds, a large receipt
 /// on a busy two-core machine tens of seconds.
@@ -98,10 +98,7 @@ pub async fn render(State(state): State<SharedState>) -> Response {
 
 /// Reads the gauges that are cheaper to sample than to track.
 fn sample(state: &SharedState) {
-    let loaded = state.ocr.as_ref().and_then(|ocr| match ocr.status() {
-        OcrStatus::Ready(loaded) => Some(loaded),
-        OcrStatus::Loading | OcrStatus::Failed(_) => None,
-    });
+    let loaded = state.loaded().ok();
     gauge!("ocr_models_loaded").set(if loaded.is_some() { 1.0 } else { 0.0 });
     if let Some(loaded) = loaded {
         gauge!("ocr_model_load_seconds").set(loaded.load_time.as_secs_f64());

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::access::AccessPolicy;
 use crate::cli::ModelServerArgs;
+use crate::error::ApiError;
 use crate::pool::OcrPool;
 
 /// OCR's lifecycle: loading until the slot is filled, then ready or failed.
@@ -65,6 +66,16 @@ impl AppState {
     /// Every enabled capability has its models loaded.
     pub fn models_loaded(&self) -> bool {
         self.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
+    }
+
+    /// The loaded models, or the error an inference request gets instead.
+    pub fn loaded(&self) -> Result<&Loaded, ApiError> {
+        match self.ocr.as_ref().map(OcrCapability::status) {
+            None => Err(ApiError::CapabilityDisabled("OCR")),
+            Some(OcrStatus::Loading) => Err(ApiError::NotReady),
+            Some(OcrStatus::Failed(why)) => Err(ApiError::ModelsUnavailable(why.to_owned())),
+            Some(OcrStatus::Ready(loaded)) => Ok(loaded),
+        }
     }
 
     /// Worth sending traffic to: loaded and not shutting down.

@@ -19,9 +19,8 @@ use serde_json::json;
 use tokio::time::timeout;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::pool::OcrPool;
 use crate::response::OcrResponse;
-use crate::state::{AppState, OcrStatus, SharedState};
+use crate::state::{AppState, SharedState};
 
 /// Header naming the service's stable error code (docs/errors.md) next to
 /// the protocols' `{"error": "..."}` body, so a gateway can pass it on.
@@ -111,19 +110,9 @@ pub fn check_model(state: &AppState, name: &str) -> Result<(), ProtocolError> {
     if served(state) == Some(name) { Ok(()) } else { Err(ProtocolError::UnknownModel(name.to_owned())) }
 }
 
-/// The worker pool, or why there is none yet.
-fn pool(state: &AppState) -> Result<&OcrPool, ApiError> {
-    match state.ocr.as_ref().map(|ocr| ocr.status()) {
-        None => Err(ApiError::CapabilityDisabled("OCR")),
-        Some(OcrStatus::Loading) => Err(ApiError::NotReady),
-        Some(OcrStatus::Failed(why)) => Err(ApiError::ModelsUnavailable(why.to_owned())),
-        Some(OcrStatus::Ready(loaded)) => Ok(&loaded.pool),
-    }
-}
-
 /// Refuses before the body is read when nothing could run it.
 pub fn check_ready(state: &AppState) -> Result<(), ProtocolError> {
-    pool(state).map(|_| ()).map_err(ProtocolError::from)
+    state.loaded().map(|_| ()).map_err(ProtocolError::from)
 }
 
 /// Largest request body: `--max-batch` images of `--max-upload-mb`, in base64.
@@ -155,7 +144,7 @@ pub fn decode_base64(state: &AppState, index: usize, text: &str) -> Result<Vec<u
 /// answers in order. One bad image fails the whole request, naming its index;
 /// the other images' queued work is then dropped.
 pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<OcrResponse>, ProtocolError> {
-    let pool = pool(state)?;
+    let pool = &state.loaded()?.pool;
     let limit = state.model_server.max_batch;
     if images.is_empty() {
         return Err(ProtocolError::BadRequest("the request holds no image".into()));

@@ -10,7 +10,7 @@ use tokio::time::{Instant, timeout};
 
 use crate::error::ApiError;
 use crate::response::OcrResponse;
-use crate::state::{OcrStatus, SharedState};
+use crate::state::SharedState;
 
 /// Form fields that carry the image.
 const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
@@ -34,13 +34,8 @@ async fn read_receipt(
     state: SharedState,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<OcrResponse>, ApiError> {
-    let ocr = state.ocr.as_ref().ok_or(ApiError::CapabilityDisabled("OCR"))?;
     // Refuse before reading the upload when there is nothing to run it on.
-    let loaded = match ocr.status() {
-        OcrStatus::Loading => return Err(ApiError::NotReady),
-        OcrStatus::Failed(why) => return Err(ApiError::ModelsUnavailable(why.to_owned())),
-        OcrStatus::Ready(loaded) => loaded,
-    };
+    let loaded = state.loaded()?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     let image = timeout(state.body_timeout, read_image(form, state.max_upload_bytes))
         .await
