@@ -27,27 +27,29 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder and describes every metric; call once
-/// before serving. Histogram samples are folded in every few seconds so that
-/// memory stays flat between scrapes.
+/// before serving.
 pub fn install(profile: &'static str) -> anyhow::Result<()> {
-    let handle = PrometheusBuilder::new().set_buckets(&BUCKETS)?.install_recorder()?;
-    let _ = HANDLE.set(handle.clone());
+    let _ = HANDLE.set(install_recorder(&BUCKETS)?);
     describe();
     gauge!("inference_hub_build_info", "version" => env!("CARGO_PKG_VERSION"), "profile" => profile).set(1.0);
-    spawn_upkeep(handle);
     Ok(())
 }
 
-/// Folds histogram samples into their buckets every few seconds, so memory
-/// stays flat however long Prometheus goes without scraping.
-pub fn spawn_upkeep(handle: PrometheusHandle) {
+/// Installs the process-wide Prometheus recorder with these histogram
+/// buckets (the service's and the gateway's). Histogram samples are folded
+/// into their buckets every few seconds, so memory stays flat however long
+/// Prometheus goes without scraping.
+pub fn install_recorder(buckets: &[f64]) -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new().set_buckets(buckets)?.install_recorder()?;
+    let upkeep = handle.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(5));
         loop {
             ticker.tick().await;
-            handle.run_upkeep();
+            upkeep.run_upkeep();
         }
     });
+    Ok(handle)
 }
 
 fn describe() {
