@@ -12,7 +12,7 @@ use anyhow::Context;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::cli::AccessArgs;
 use crate::error::ApiError;
@@ -51,6 +51,13 @@ impl AccessPolicy {
         format!("access control: client IPs {ips}, API keys {keys}, rate limit {rate}, /metrics {metrics}")
     }
 
+    /// Runs the request when the policy lets it through: the body of every
+    /// access middleware (the service's, the KServe routes', the gateway's).
+    pub async fn admit(&self, peer: SocketAddr, request: Request, next: Next) -> Result<Response, ApiError> {
+        self.check(peer.ip(), request.headers())?;
+        Ok(next.run(request).await)
+    }
+
     pub fn check(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), ApiError> {
         let peer = canonical(peer);
         if !self.allowed.is_empty() && !self.allowed.iter().any(|c| c.contains(peer)) {
@@ -79,11 +86,8 @@ pub async fn guard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
-) -> Response {
-    match state.access.check(peer.ip(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(denied) => denied.into_response(),
-    }
+) -> Result<Response, ApiError> {
+    state.access.admit(peer, request, next).await
 }
 
 /// `Authorization: Bearer <key>` or `X-API-Key: <key>`.

@@ -115,11 +115,8 @@ async fn guard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
-) -> Response {
-    match gateway.access.check(peer.ip(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(denied) => denied.into_response(),
-    }
+) -> Result<Response, ApiError> {
+    gateway.access.admit(peer, request, next).await
 }
 
 async fn recognize(State(gateway): State<Shared>, form: Result<Multipart, MultipartRejection>) -> Response {

@@ -94,11 +94,8 @@ pub async fn guard(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
-) -> Response {
-    match state.access.check(peer.ip(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(denied) => ProtocolError::from(denied).into_response(),
-    }
+) -> Result<Response, ProtocolError> {
+    Ok(state.access.admit(peer, request, next).await?)
 }
 
 /// The served model's name, or none when OCR is switched off.
