@@ -21,6 +21,12 @@ per-line output shrink 57-fold. Greedy decoding picks the same characters
 (the best admitted logit wins either way); only confidences are
 renormalised.
 
+In the int8 models each dequantise -> GELU -> quantise chain becomes one
+`inference_hub.ByteLookup` node (a 256-entry table that ONNX Runtime
+computes here on the chain itself): the same outputs, ~20 % less time. That
+operator is registered by inference-hub (crates/ocr/src/lookup.rs), so these
+models run there and not in plain ONNX Runtime.
+
 usage: quantize.py SRC_DIR DST_DIR
   writes DST_DIR/ppocrv6_det.int8.onnx, ppocrv6_rec.int8.onnx,
   ppocrv6_rec.latin.onnx and ppocrv6_rec.latin.int8.onnx
@@ -239,6 +245,68 @@ def fuse_gelu(path):
     os.replace(path + ".part", path)
 
 
+# Float ops that map each value on its own: between a DequantizeLinear and a
+# QuantizeLinear, such an op is a function of one byte, so a 256-entry table
+# gives exactly what the three kernels compute.
+ELEMENTWISE = {"Gelu", "HardSigmoid"}
+LOOKUP_DOMAIN = "inference_hub"
+
+
+def fuse_lookups(path):
+    """Replaces each uint8 DequantizeLinear -> elementwise op -> QuantizeLinear
+    chain with one `inference_hub.ByteLookup` node (crates/ocr/src/lookup.rs):
+    one pass over bytes instead of three over floats, ~20 % less detector
+    and recogniser time. The tables are computed by ONNX Runtime itself on
+    the original chain, so the outputs are identical. Only inference-hub,
+    which registers the operator, can run the result."""
+    import onnxruntime as ort
+
+    model = onnx.load(path)
+    graph = model.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+    opsets = [helper.make_opsetid(o.domain, o.version) for o in model.opset_import]
+    replaced, lookups = set(), {}
+    for op in [n for n in graph.node if n.op_type in ELEMENTWISE]:
+        dq, after = producer.get(op.input[0]), consumers.get(op.output[0], [])
+        if dq is None or dq.op_type != "DequantizeLinear" or len(after) != 1 or after[0].op_type != "QuantizeLinear":
+            continue
+        q = after[0]
+        params = [inits.get(name) for name in (*dq.input[1:3], *q.input[1:3])]
+        if (len(consumers[dq.output[0]]) != 1 or op.output[0] in outputs
+                or any(p is None or p.size != 1 for p in params) or params[1].dtype != np.uint8
+                or params[3].dtype != np.uint8):
+            continue
+        chain = helper.make_graph(
+            [helper.make_node("DequantizeLinear", ["x", "s", "z"], ["f"]),
+             helper.make_node(op.op_type, ["f"], ["g"], domain=op.domain, **{a.name: helper.get_attribute_value(a)
+                                                                            for a in op.attribute}),
+             helper.make_node("QuantizeLinear", ["g", "s2", "z2"], ["y"])],
+            "chain",
+            [helper.make_tensor_value_info("x", onnx.TensorProto.UINT8, [256])],
+            [helper.make_tensor_value_info("y", onnx.TensorProto.UINT8, [256])],
+            [numpy_helper.from_array(p, n) for p, n in zip(params, ("s", "z", "s2", "z2"))],
+        )
+        session = ort.InferenceSession(helper.make_model(chain, opset_imports=opsets, ir_version=model.ir_version).SerializeToString(),
+                                       providers=["CPUExecutionProvider"])
+        table = session.run(None, {"x": np.arange(256, dtype=np.uint8)})[0]
+        replaced |= {id(dq), id(op), id(q)}
+        lookups[id(op)] = helper.make_node("ByteLookup", [dq.input[0]], [q.output[0]], name=op.name + "/lookup",
+                                           domain=LOOKUP_DOMAIN, table=[int(v) for v in table])
+    nodes = [lookups.get(id(n), n) for n in graph.node if id(n) in lookups or id(n) not in replaced]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    model.opset_import.append(helper.make_opsetid(LOOKUP_DOMAIN, 1))
+    onnx.save(model, path + ".part")
+    os.replace(path + ".part", path)
+    return len(lookups)
+
+
 def recognizer_neck(model):
     """The convolutions on the 120-channel sequence features before the CTC head.
 
@@ -275,6 +343,10 @@ def main(src_dir, dst_dir):
     quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
     for name in ("ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx", "ppocrv6_rec.latin.onnx"):
         fuse_gelu(os.path.join(dst_dir, name))
+    # Last: ONNX Runtime alone cannot run the result.
+    for name in ("ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx"):
+        fused = fuse_lookups(os.path.join(dst_dir, name))
+        assert fused >= 13, f"{name}: only {fused} elementwise chains became lookups"
 
 
 def quantize_recognizer(src, dst, lines):

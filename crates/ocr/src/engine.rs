@@ -151,6 +151,9 @@ impl OrtModel {
         let session = Session::builder(env)?
             .with_prepacked_weights(prepacked)
             .map_err(ort::Error::from)?
+            // The derived int8 models' custom operator (see `lookup`).
+            .with_operators(crate::lookup::domain()?)
+            .map_err(ort::Error::from)?
             .with_env_allocators()
             .map_err(ort::Error::from)?
             .with_memory_pattern(false)

@@ -8,6 +8,7 @@
 //! | `error`       | [`OcrError`], the one error type                             |
 //! | `geometry`    | quads, minimum-area rectangles, DB unclip (via `geo`)        |
 //! | `tensor`      | pixels → normalised BGR planes (network input layout)        |
+//! | `lookup`      | `ByteLookup`, the custom operator of the derived int8 models |
 //! | `engine`      | the [`Model`] seam and its ONNX Runtime implementation       |
 //! | `model_pool`  | interchangeable sessions of one model, checked out per run   |
 //! | `decode`      | bytes → upright RGB (format sniffing, limits, EXIF)          |
@@ -41,6 +42,7 @@ mod engine;
 mod error;
 mod geometry;
 mod layout;
+mod lookup;
 mod model_pool;
 mod models;
 mod orientation;
