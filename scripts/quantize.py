@@ -11,6 +11,8 @@ keeps the calibration set identical on every run.
 
 The recogniser keeps its attention MatMuls and its neck in float (both lose
 accuracy in int8 for little speed); the detector is quantised whole. The
+Latin recogniser (the fast profile's) also has its squeeze-and-excitation
+blocks in int8. The
 multilingual recogniser's CTC head (120 -> 18,710 classes, a third of its
 work) gets dynamic int8 quantisation on top: DEV word F1 0.8905 -> 0.8901,
 9 % less CPU per receipt, and half the file.
@@ -157,6 +159,8 @@ def quantize(src, dst, tensors, **options):
         onnx.save(version_converter.convert_version(onnx.load(src), 17), upgraded)
         if options.pop("fuse_gelu", False):
             fuse_gelu(upgraded)
+        if options.pop("pool_squeeze_excite", False):
+            squeeze_excite_pools(upgraded)
         quant_pre_process(upgraded, prepared, skip_symbolic_shape=True)
         if "keep_float" in options:
             options["nodes_to_exclude"] = options.pop("keep_float")(onnx.load(prepared))
@@ -334,11 +338,11 @@ def main(src_dir, dst_dir):
     rec_lines = [rec_tensor(rng) for _ in range(REC_LINES)]
     latin_fp32 = os.path.join(dst_dir, "ppocrv6_rec.latin.onnx")
     prune_to_latin(os.path.join(src_dir, "ppocrv6_rec.onnx"), latin_fp32)
-    for src, dst in [
-        (os.path.join(src_dir, "ppocrv6_rec.onnx"), "ppocrv6_rec.int8.onnx"),
-        (latin_fp32, "ppocrv6_rec.latin.int8.onnx"),
-    ]:
-        quantize_recognizer(src, os.path.join(dst_dir, dst), rec_lines)
+    quantize_recognizer(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"),
+                        rec_lines)
+    # The fast profile's: 5 % less time for 0.3 points of word F1.
+    quantize_recognizer(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), rec_lines,
+                        squeeze_excite=True)
     # The Latin head is 57 times smaller: quantising it saves next to nothing.
     quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
     for name in ("ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx", "ppocrv6_rec.latin.onnx"):
@@ -349,18 +353,49 @@ def main(src_dir, dst_dir):
         assert fused >= 13, f"{name}: only {fused} elementwise chains became lookups"
 
 
-def quantize_recognizer(src, dst, lines):
+def quantize_recognizer(src, dst, lines, squeeze_excite=False):
+    """With `squeeze_excite`, the squeeze-and-excitation blocks (their global
+    pool and channel scaling) are quantised too, so no full-size float tensor
+    is left around them: 5 % less recogniser time, DEV word F1 -0.3 points,
+    CER +0.0004."""
+    extra = ["GlobalAveragePool", "Mul"] if squeeze_excite else []
     quantize(
         src,
         dst,
         lines,
         # Only the convolutions: the attention MatMuls lose accuracy in int8.
-        op_types_to_quantize=["Conv"],
+        op_types_to_quantize=["Conv", *extra],
         # Min/max ranges swing with the calibration sample (DEV word F1 0.882
         # to 0.890 across seeds); the 99.999th percentile holds at 0.889-0.891.
         calibrate_method=CalibrationMethod.Percentile,
-        keep_float=recognizer_neck,
+        keep_float=lambda model: recognizer_neck(model) + (unscaling_muls(model) if squeeze_excite else []),
+        pool_squeeze_excite=squeeze_excite,
     )
+
+
+def squeeze_excite_pools(path):
+    """Writes the squeezes (ReduceMean over height and width) as
+    GlobalAveragePool, the form ONNX Runtime's quantiser has an int8 kernel
+    for."""
+    model = onnx.load(path)
+    pools = 0
+    for i, node in enumerate(model.graph.node):
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "ReduceMean" and attrs.get("axes") == [2, 3] and attrs.get("keepdims", 1) == 1:
+            model.graph.node.remove(node)
+            model.graph.node.insert(i, helper.make_node("GlobalAveragePool", node.input[:1], node.output,
+                                                        name=node.name + "/pool"))
+            pools += 1
+    assert pools == 5, f"unexpected recogniser layout: {pools} squeeze-and-excitation blocks"
+    onnx.save(model, path)
+
+
+def unscaling_muls(model):
+    """Every Mul but the excitations (a feature map times a HardSigmoid
+    gate): the others belong to GELUs and attention, which stay float."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    gate = lambda name: name in producer and producer[name].op_type == "HardSigmoid"  # noqa: E731
+    return [n.name for n in model.graph.node if n.op_type == "Mul" and not any(gate(i) for i in n.input)]
 
 
 if __name__ == "__main__":
