@@ -12,10 +12,9 @@ keeps the calibration set identical on every run.
 The recogniser keeps its attention MatMuls and its neck in float (both lose
 accuracy in int8 for little speed); the detector is quantised whole. The
 Latin recogniser (the fast profile's) also has its squeeze-and-excitation
-blocks in int8. The
-multilingual recogniser's CTC head (120 -> 18,710 classes, a third of its
-work) gets dynamic int8 quantisation on top: DEV word F1 0.8905 -> 0.8901,
-9 % less CPU per receipt, and half the file.
+blocks in int8. The multilingual recogniser's CTC head (120 -> 18,710
+classes, a third of its work) gets dynamic int8 quantisation on top: DEV
+word F1 0.8905 -> 0.8901, 9 % less CPU per receipt, and half the file.
 
 The Latin recogniser keeps only the output classes of Latin script (the
 classes `--alphabet latin` admits, 329 of 18,710): its last layer and the
@@ -23,11 +22,13 @@ per-line output shrink 57-fold. Greedy decoding picks the same characters
 (the best admitted logit wins either way); only confidences are
 renormalised.
 
-In the int8 models each dequantise -> GELU -> quantise chain becomes one
-`inference_hub.ByteLookup` node (a 256-entry table that ONNX Runtime
-computes here on the chain itself): the same outputs, ~20 % less time. That
-operator is registered by inference-hub (crates/ocr/src/lookup.rs), so these
-models run there and not in plain ONNX Runtime.
+In the int8 models each dequantise -> GELU (or HardSigmoid) -> quantise
+chain becomes one `inference_hub.ByteLookup` node, a 256-entry table that
+ONNX Runtime computes here on the chain itself: the outputs this machine's
+ONNX Runtime gives, in one pass over bytes (recogniser kernel time -35 %,
+detector -19 %; docs/performance.md). That operator is registered by
+inference-hub (crates/ocr/src/lookup.rs), so these models run there and
+not in plain ONNX Runtime.
 
 usage: quantize.py SRC_DIR DST_DIR
   writes DST_DIR/ppocrv6_det.int8.onnx, ppocrv6_rec.int8.onnx,
@@ -41,6 +42,7 @@ import tempfile
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import helper, numpy_helper, version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -259,12 +261,10 @@ LOOKUP_DOMAIN = "inference_hub"
 def fuse_lookups(path):
     """Replaces each uint8 DequantizeLinear -> elementwise op -> QuantizeLinear
     chain with one `inference_hub.ByteLookup` node (crates/ocr/src/lookup.rs):
-    one pass over bytes instead of three over floats, ~20 % less detector
-    and recogniser time. The tables are computed by ONNX Runtime itself on
-    the original chain, so the outputs are identical. Only inference-hub,
-    which registers the operator, can run the result."""
-    import onnxruntime as ort
-
+    one pass over bytes instead of three over floats. The tables are
+    computed by ONNX Runtime itself on the original chain, so outputs do not
+    change on this machine. Only inference-hub, which registers the
+    operator, can run the result."""
     model = onnx.load(path)
     graph = model.graph
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -281,8 +281,12 @@ def fuse_lookups(path):
         if dq is None or dq.op_type != "DequantizeLinear" or len(after) != 1 or after[0].op_type != "QuantizeLinear":
             continue
         q = after[0]
-        params = [inits.get(name) for name in (*dq.input[1:3], *q.input[1:3])]
-        if (len(consumers[dq.output[0]]) != 1 or op.output[0] in outputs
+        # Only what the table can stand for: scalar uint8 parameters (zero
+        # points given), and intermediate values nothing else reads.
+        if len(dq.input) != 3 or len(q.input) != 3:
+            continue
+        params = [inits.get(name) for name in (*dq.input[1:], *q.input[1:])]
+        if (len(consumers[dq.output[0]]) != 1 or {dq.output[0], op.output[0]} & outputs
                 or any(p is None or p.size != 1 for p in params) or params[1].dtype != np.uint8
                 or params[3].dtype != np.uint8):
             continue
@@ -296,8 +300,8 @@ def fuse_lookups(path):
             [helper.make_tensor_value_info("y", onnx.TensorProto.UINT8, [256])],
             [numpy_helper.from_array(p, n) for p, n in zip(params, ("s", "z", "s2", "z2"))],
         )
-        session = ort.InferenceSession(helper.make_model(chain, opset_imports=opsets, ir_version=model.ir_version).SerializeToString(),
-                                       providers=["CPUExecutionProvider"])
+        chain_model = helper.make_model(chain, opset_imports=opsets, ir_version=model.ir_version)
+        session = ort.InferenceSession(chain_model.SerializeToString(), providers=["CPUExecutionProvider"])
         table = session.run(None, {"x": np.arange(256, dtype=np.uint8)})[0]
         replaced |= {id(dq), id(op), id(q)}
         lookups[id(op)] = helper.make_node("ByteLookup", [dq.input[0]], [q.output[0]], name=op.name + "/lookup",
@@ -363,12 +367,12 @@ def quantize_recognizer(src, dst, lines, squeeze_excite=False):
         src,
         dst,
         lines,
-        # Only the convolutions: the attention MatMuls lose accuracy in int8.
+        # Not the attention MatMuls: they lose accuracy in int8.
         op_types_to_quantize=["Conv", *extra],
         # Min/max ranges swing with the calibration sample (DEV word F1 0.882
         # to 0.890 across seeds); the 99.999th percentile holds at 0.889-0.891.
         calibrate_method=CalibrationMethod.Percentile,
-        keep_float=lambda model: recognizer_neck(model) + (unscaling_muls(model) if squeeze_excite else []),
+        keep_float=lambda model: recognizer_neck(model) + (float_muls(model) if squeeze_excite else []),
         pool_squeeze_excite=squeeze_excite,
     )
 
@@ -378,19 +382,20 @@ def squeeze_excite_pools(path):
     GlobalAveragePool, the form ONNX Runtime's quantiser has an int8 kernel
     for."""
     model = onnx.load(path)
-    pools = 0
-    for i, node in enumerate(model.graph.node):
+    nodes = []
+    for node in model.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type == "ReduceMean" and attrs.get("axes") == [2, 3] and attrs.get("keepdims", 1) == 1:
-            model.graph.node.remove(node)
-            model.graph.node.insert(i, helper.make_node("GlobalAveragePool", node.input[:1], node.output,
-                                                        name=node.name + "/pool"))
-            pools += 1
+            node = helper.make_node("GlobalAveragePool", node.input[:1], node.output, name=node.name + "/pool")
+        nodes.append(node)
+    pools = sum(n.op_type == "GlobalAveragePool" for n in nodes)
     assert pools == 5, f"unexpected recogniser layout: {pools} squeeze-and-excitation blocks"
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     onnx.save(model, path)
 
 
-def unscaling_muls(model):
+def float_muls(model):
     """Every Mul but the excitations (a feature map times a HardSigmoid
     gate): the others belong to GELUs and attention, which stay float."""
     producer = {o: n for n in model.graph.node for o in n.output}

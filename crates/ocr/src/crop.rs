@@ -25,7 +25,8 @@ pub fn crop_line(image: &RgbImage, quad: &Quad, height: u32, max_width: u32, mar
     let mut out = RgbImage::new(out_w, height);
     match Projection::from_control_points(from.map(|p| (p[0], p[1])), to) {
         Some(projection) if image.width() > 0 && image.height() > 0 => sample(image, projection.invert(), &mut out),
-        // A degenerate quad has no pixels to read: hand back a blank strip.
+        // A degenerate quad or an empty image has no pixels to read: hand
+        // back a blank strip.
         _ => out.fill(255),
     }
     out
@@ -41,8 +42,11 @@ fn sample(image: &RgbImage, back: Projection, out: &mut RgbImage) {
     let (src, stride) = (image.as_raw().as_slice(), 3 * w);
     let out_w = out.width() as usize;
     let clamp = |v: f32, n: usize| (v.max(0.0) as usize).min(n - 1);
-    // `as u8` saturates, as imageproc's clamp does.
-    let blend = |a: f32, b: f32, t: f32| ((1.0 - t) * a + t * b) as u8;
+    let blend = |a: f32, b: f32, t: f32| {
+        let v = (1.0 - t) * a + t * b;
+        // imageproc's clamp, NaN included (it becomes 255).
+        if v < 255.0 { v.max(0.0) as u8 } else { 255 }
+    };
     for (y, row) in out.as_mut().chunks_exact_mut(3 * out_w).enumerate() {
         for (x, px) in row.chunks_exact_mut(3).enumerate() {
             let (sx, sy) = back * (x as f32, y as f32);
@@ -60,9 +64,13 @@ fn sample(image: &RgbImage, back: Projection, out: &mut RgbImage) {
     }
 }
 
-/// `v.floor()` for image coordinates, inline: without SSE4.1 in the build
-/// target, `f32::floor` is a libm call per pixel.
+/// `v.floor()`, inline: without SSE4.1 in the build target, `f32::floor` is
+/// a libm call per pixel.
 fn floor(v: f32) -> f32 {
+    // From 2^23 up every f32 is whole; NaN passes through as well.
+    if v.is_nan() || v.abs() >= 8_388_608.0 {
+        return v;
+    }
     let t = v as i32 as f32;
     if t > v { t - 1.0 } else { t }
 }
@@ -156,9 +164,10 @@ mod tests {
 
     #[test]
     fn floor_matches_the_standard_one() {
-        for v in [-3.5, -1.0, -0.25, 0.0, 0.25, 1.0, 7.999_99, 1e6 + 0.5] {
+        for v in [-3.5, -1.0, -0.25, 0.0, 0.25, 1.0, 7.999_99, 1e6 + 0.5, 3e9, -3e9, f32::INFINITY] {
             assert_eq!(floor(v), v.floor(), "{v}");
         }
+        assert!(floor(f32::NAN).is_nan());
     }
 
     #[test]

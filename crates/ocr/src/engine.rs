@@ -172,12 +172,13 @@ impl OrtModel {
         // both pass ("domain already exists"). So sessions are built alone
         // until one has succeeded; later ones find the domain there.
         static DOMAIN_ENTERED: Mutex<bool> = Mutex::new(false);
-        let entered = DOMAIN_ENTERED.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut alone = if *entered { None } else { Some(entered) };
-        let session = builder.commit_from_file(path)?;
-        if let Some(entered) = alone.as_mut() {
-            **entered = true;
+        let mut entered = DOMAIN_ENTERED.lock().unwrap_or_else(PoisonError::into_inner);
+        if *entered {
+            drop(entered);
+            return Ok(Self { session: builder.commit_from_file(path)? });
         }
+        let session = builder.commit_from_file(path)?;
+        *entered = true;
         Ok(Self { session })
     }
 
