@@ -13,7 +13,7 @@ use ort::operator::{ComputeContext, Kernel, KernelContext, Operator, OperatorDom
 use ort::value::TensorElementType;
 
 /// The operator domain the derived models declare.
-pub const DOMAIN: &str = "inference_hub";
+const DOMAIN: &str = "inference_hub";
 
 /// The domain with its operator, for a session builder.
 pub fn domain() -> ort::Result<OperatorDomain> {
@@ -23,7 +23,7 @@ pub fn domain() -> ort::Result<OperatorDomain> {
 struct ByteLookup;
 
 impl Operator for ByteLookup {
-    type Kernel<'attr> = LookupKernel;
+    type Kernel<'attr> = Table;
 
     fn name(&self) -> &str {
         "ByteLookup"
@@ -37,30 +37,25 @@ impl Operator for ByteLookup {
         [OperatorOutput::required(TensorElementType::Uint8)]
     }
 
-    fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<LookupKernel> {
+    fn create_kernel<'attr>(&self, ctx: &KernelContext<'attr>) -> ort::Result<Table> {
         let table: Vec<i64> =
             ctx.get("table").ok_or_else(|| ort::Error::new("ByteLookup needs a `table` attribute"))?;
-        let table = Table::new(&table).ok_or_else(|| ort::Error::new("ByteLookup `table` must be 256 bytes"))?;
-        Ok(LookupKernel { table })
+        Table::new(&table).ok_or_else(|| ort::Error::new("ByteLookup `table` must be 256 bytes"))
     }
 }
 
-struct LookupKernel {
-    table: Table,
-}
-
-impl Kernel for LookupKernel {
+impl Kernel for Table {
     fn compute(&mut self, ctx: &ComputeContext) -> ort::Result<()> {
         let input = ctx.input(0)?.ok_or_else(|| ort::Error::new("ByteLookup: no input"))?;
         let (shape, bytes) = input.try_extract_tensor::<u8>()?;
         let mut output = ctx.output(0, shape.to_vec())?.ok_or_else(|| ort::Error::new("ByteLookup: no output"))?;
         let (_, out) = output.try_extract_tensor_mut::<u8>()?;
-        self.table.apply(bytes, out);
+        self.apply(bytes, out);
         Ok(())
     }
 }
 
-/// A byte-to-byte map.
+/// A byte-to-byte map: the operator's kernel.
 struct Table([u8; 256]);
 
 impl Table {
