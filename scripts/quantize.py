@@ -174,6 +174,7 @@ def quantize(src, dst, tensors, **options):
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=True,
             **options,
         )
     os.replace(dst + ".part", dst)
@@ -218,7 +219,8 @@ def quantize_head(path):
     model = onnx.load(path)
     chars = next(p.value for p in model.metadata_props if p.key == "character").split("\n")
     head = ctc_head(model, len(chars) + 2)
-    quantize_dynamic(path, path + ".part", nodes_to_quantize=[head.name], weight_type=QuantType.QInt8)
+    quantize_dynamic(path, path + ".part", nodes_to_quantize=[head.name], weight_type=QuantType.QInt8,
+                     reduce_range=True)
     os.replace(path + ".part", path)
 
 

@@ -23,6 +23,10 @@ pub enum OcrError {
     /// ONNX Runtime could not be loaded or refused a model.
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
+    /// The int8 models misread the start-up probe and the policy forbids
+    /// falling back to fp32 (see `probe`).
+    #[error("{0}")]
+    ProbeFailed(String),
     /// A model produced output of an unexpected shape.
     #[error("model output: {0}")]
     ModelOutput(String),

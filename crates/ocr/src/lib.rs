@@ -20,6 +20,8 @@
 //! | `orientation` | optional 0°/180° line classifier                             |
 //! | `models`      | model file names and checks                                  |
 //! | `pipeline`    | [`OcrEngine`]: all of the above, image in, [`TextLine`]s out |
+//! | `cpu`         | the CPU model and the int8 kernel family it gets             |
+//! | `probe`       | known text read at load: int8 checked on this CPU, else fp32 |
 //!
 //! ```no_run
 //! use hub_ocr::{Alphabet, ModelFiles, OcrEngine, OcrOptions, Precision, RuntimeOptions, init_runtime};
@@ -34,6 +36,7 @@
 //! # }
 //! ```
 
+mod cpu;
 mod crop;
 mod ctc;
 mod decode;
@@ -47,9 +50,11 @@ mod model_pool;
 mod models;
 mod orientation;
 mod pipeline;
+mod probe;
 mod recognition;
 mod tensor;
 
+pub use cpu::{CpuInfo, KernelIsa};
 pub use ctc::Alphabet;
 pub use decode::{DecodeLimits, decode_image, sniff_format};
 pub use detection::DetOptions;
@@ -58,4 +63,5 @@ pub use error::{OcrError, Result};
 pub use geometry::{Point, Quad};
 pub use models::{ModelFiles, Precision};
 pub use pipeline::{OcrEngine, OcrOptions, TextLine};
+pub use probe::{MAX_CER as PROBE_MAX_CER, PrecisionReport, ProbePolicy, load_checked, probe_cer};
 pub use recognition::RecOptions;

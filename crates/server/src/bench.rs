@@ -15,7 +15,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
         .collect::<Result<_, _>>()?;
     let started = Instant::now();
-    let engine = args.engine.load_engine().context("loading models")?;
+    let (engine, precision) = args.engine.load_engine().context("loading models")?;
     let load = started.elapsed();
     let idle_mb = rss_mb();
 
@@ -37,7 +37,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let pct = |p: f64| ms(times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1]);
     let mean = times.iter().map(|&d| ms(d)).sum::<f64>() / times.len() as f64;
     let runtime = args.engine.runtime();
+    let cpu = hub_ocr::CpuInfo::detect();
     let report = serde_json::json!({
+        "cpu": cpu.model,
+        "isa": cpu.isa.as_str(),
+        "precision": precision.in_use.as_str(),
+        "precision_fallback": precision.fallback_reason,
         "images": images.len(),
         "rounds": args.rounds,
         "detector_threads": runtime.detector_session.threads,

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use hub_ocr::{
-    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, Precision, RecOptions,
-    RuntimeOptions, SessionOptions, init_runtime,
+    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, Precision, PrecisionReport,
+    ProbePolicy, RecOptions, RuntimeOptions, SessionOptions, init_runtime, load_checked,
 };
 
 /// ONNX Runtime library file name inside the set-up folder.
@@ -312,6 +312,11 @@ pub struct EngineArgs {
     /// Largest image accepted, in megapixels (checked before decoding).
     #[arg(long, env = "HUB_MAX_MEGAPIXELS", default_value_t = 50)]
     pub max_megapixels: u64,
+    /// When the int8 models misread the built-in probe receipt on this CPU:
+    /// `fallback` serves the fp32 models instead, `fail` refuses to load,
+    /// `off` skips the probe.
+    #[arg(long, env = "HUB_INT8_PROBE", default_value = "fallback")]
+    pub int8_probe: ProbePolicy,
 }
 
 impl EngineArgs {
@@ -350,8 +355,8 @@ impl EngineArgs {
         self.alphabet.unwrap_or(self.profile.alphabet())
     }
 
-    pub fn model_files(&self) -> ModelFiles {
-        ModelFiles::in_dir(&self.model_dir(), self.precision(), self.alphabet())
+    pub fn model_files(&self, precision: Precision) -> ModelFiles {
+        ModelFiles::in_dir(&self.model_dir(), precision, self.alphabet())
     }
 
     pub fn ocr_options(&self) -> OcrOptions {
@@ -378,10 +383,16 @@ impl EngineArgs {
         }
     }
 
-    /// Loads ONNX Runtime and the engine all workers share.
-    pub fn load_engine(&self) -> Result<OcrEngine, OcrError> {
+    /// Loads ONNX Runtime and the engine all workers share; int8 models
+    /// must first read the start-up probe right on this CPU (`--int8-probe`).
+    pub fn load_engine(&self) -> Result<(OcrEngine, PrecisionReport), OcrError> {
         init_runtime(&self.ort_lib())?;
-        OcrEngine::load(&self.model_files(), &self.runtime(), self.ocr_options())
+        let (dir, precision, alphabet) = (self.model_dir(), self.precision(), self.alphabet());
+        let loaded = load_checked(&dir, precision, alphabet, &self.runtime(), self.ocr_options(), self.int8_probe)?;
+        if let Some(why) = &loaded.1.fallback_reason {
+            tracing::warn!("serving the fp32 models: {why}");
+        }
+        Ok(loaded)
     }
 }
 

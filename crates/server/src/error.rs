@@ -145,7 +145,10 @@ impl From<OcrError> for ApiError {
             OcrError::UnsupportedFormat => ApiError::UnsupportedFormat,
             OcrError::Decode(why) => ApiError::InvalidImage(why),
             OcrError::TooLarge(why) => ApiError::ImageTooLarge(why),
-            OcrError::MissingFile { .. } | OcrError::Runtime(_) | OcrError::ModelOutput(_) => {
+            OcrError::MissingFile { .. }
+            | OcrError::Runtime(_)
+            | OcrError::ModelOutput(_)
+            | OcrError::ProbeFailed(_) => {
                 tracing::error!(error = %err, "inference failed");
                 ApiError::Internal
             }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use hub_ocr::CpuInfo;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -28,10 +29,11 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder and describes every metric; call once
 /// before serving.
-pub fn install(profile: &'static str) -> anyhow::Result<()> {
+pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
     let _ = HANDLE.set(install_recorder(&BUCKETS)?);
     describe();
     gauge!("inference_hub_build_info", "version" => env!("CARGO_PKG_VERSION"), "profile" => profile).set(1.0);
+    gauge!("inference_hub_cpu_info", "model" => cpu.model.clone(), "isa" => cpu.isa.as_str()).set(1.0);
     Ok(())
 }
 
@@ -86,6 +88,15 @@ fn describe() {
     describe_gauge!("ocr_queue_capacity", "Images that may wait for a worker before requests get 429");
     describe_gauge!("ocr_workers", "OCR worker threads");
     describe_gauge!("inference_hub_build_info", "Always 1; the labels say which build and profile runs");
+    describe_gauge!("inference_hub_cpu_info", "Always 1; the labels name the CPU and its int8 kernel family");
+    describe_gauge!(
+        "ocr_model_precision",
+        "1 for the precision the OCR models run in (label `precision`), with the one configured (`requested`)"
+    );
+    describe_gauge!(
+        "ocr_precision_fallback",
+        "1 when the int8 models misread the start-up probe on this CPU and fp32 is served instead"
+    );
 }
 
 /// The metrics of this process, for Prometheus.
@@ -107,6 +118,10 @@ fn sample(state: &SharedState) {
         gauge!("ocr_queue_depth").set(loaded.pool.queued() as f64);
         gauge!("ocr_queue_capacity").set(loaded.pool.capacity() as f64);
         gauge!("ocr_workers").set(loaded.pool.workers() as f64);
+        let report = &loaded.precision;
+        gauge!("ocr_model_precision", "precision" => report.in_use.as_str(), "requested" => report.requested.as_str())
+            .set(1.0);
+        gauge!("ocr_precision_fallback").set(if report.fallback_reason.is_some() { 1.0 } else { 0.0 });
     }
 }
 

@@ -10,7 +10,7 @@ use crate::cli::{EngineArgs, OcrArgs};
 use crate::response::OcrResponse;
 
 pub fn run(args: OcrArgs) -> anyhow::Result<()> {
-    let engine = args.engine.load_engine().context("loading models")?;
+    let (engine, _) = args.engine.load_engine().context("loading models")?;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -57,14 +57,16 @@ fn recognize_file(engine: &hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<Oc
 
 /// `inference-hub models`: where everything is, and whether it loads.
 pub fn check_models(engine: &EngineArgs) -> anyhow::Result<()> {
-    let files = engine.model_files();
+    let files = engine.model_files(engine.precision());
+    println!("CPU:          {}", hub_ocr::CpuInfo::detect());
     println!("ONNX Runtime: {}", engine.ort_lib().display());
     for path in [&files.detector, &files.recognizer, &files.classifier] {
         let size = std::fs::metadata(path).map(|m| format!("{:.1} MB", m.len() as f64 / 1e6));
         println!("model:        {} ({})", path.display(), size.unwrap_or_else(|_| "missing".into()));
     }
     let started = Instant::now();
-    engine.load_engine().context("loading models")?;
+    let (_, precision) = engine.load_engine().context("loading models")?;
     println!("loaded in {} ms", started.elapsed().as_millis());
+    println!("precision:    {precision}");
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
+use hub_ocr::{CpuInfo, Precision};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -24,7 +25,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
-    crate::metrics::install(args.engine.profile.name())?;
+    let cpu = CpuInfo::detect();
+    tracing::info!("CPU: {cpu}");
+    crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
     let state: SharedState = Arc::new(AppState {
@@ -34,10 +37,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         access,
         ocr: args.enable_ocr.then(OcrCapability::default),
-        model_names: if args.enable_ocr { model_names(&args.engine) } else { Vec::new() },
+        model_names: if args.enable_ocr { model_names(&args.engine, args.engine.precision()) } else { Vec::new() },
         profile: args.engine.profile.name(),
         model_server: args.model_server.clone(),
         shutting_down: AtomicBool::new(false),
+        cpu,
     });
 
     let listener = TcpListener::bind((args.host.as_str(), args.port))
@@ -98,8 +102,9 @@ pub async fn serve_until_signal(
     Ok(())
 }
 
-fn model_names(engine: &EngineArgs) -> Vec<String> {
-    let files = engine.model_files();
+/// The file names of the models `precision` loads, for /health.
+pub fn model_names(engine: &EngineArgs, precision: Precision) -> Vec<String> {
+    let files = engine.model_files(precision);
     let mut paths = vec![files.detector, files.recognizer];
     if engine.orientation {
         paths.push(files.classifier);
@@ -119,15 +124,19 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
         "Loading PaddleOCR models..."
     );
     let started = Instant::now();
-    let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|loaded| {
+    let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|(loaded, precision)| {
         let pool = OcrPool::start(Arc::new(loaded), engine.worker_count(), queue)
             .map_err(|e| format!("cannot start workers: {e}"))?;
-        Ok(Loaded { pool, load_time: started.elapsed() })
+        let models = model_names(engine, precision.in_use);
+        Ok(Loaded { pool, load_time: started.elapsed(), precision, models })
     });
     match &outcome {
-        Ok(loaded) => {
-            tracing::info!(memory_mb = rss_mb(), "Models loaded successfully in {} ms", loaded.load_time.as_millis())
-        }
+        Ok(loaded) => tracing::info!(
+            memory_mb = rss_mb(),
+            precision = %loaded.precision,
+            "Models loaded successfully in {} ms",
+            loaded.load_time.as_millis()
+        ),
         Err(why) => tracing::error!(
             "Model loading failed: {why}. Models come from --model-dir/HUB_MODEL_DIR, ONNX Runtime from \
              --ort-lib/ORT_DYLIB_PATH; /ready stays 503 until the service is restarted with working files."

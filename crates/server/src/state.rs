@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use hub_ocr::{CpuInfo, PrecisionReport};
+
 use crate::access::AccessPolicy;
 use crate::cli::ModelServerArgs;
 use crate::error::ApiError;
@@ -19,6 +21,10 @@ pub struct OcrCapability {
 pub struct Loaded {
     pub pool: OcrPool,
     pub load_time: Duration,
+    /// The precision served, and why when it is not the one asked for.
+    pub precision: PrecisionReport,
+    /// File names of the models in use.
+    pub models: Vec<String>,
 }
 
 pub enum OcrStatus<'a> {
@@ -51,13 +57,15 @@ pub struct AppState {
     pub access: AccessPolicy,
     /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
     pub ocr: Option<OcrCapability>,
-    /// Model file names and the `--profile`, for /health.
+    /// The model file names the configuration asks for and the `--profile`, for /health.
     pub model_names: Vec<String>,
     pub profile: &'static str,
     /// Model name and batch limit of the KServe routes.
     pub model_server: ModelServerArgs,
     /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
     pub shutting_down: AtomicBool,
+    /// The CPU and its int8 kernel family, for /health.
+    pub cpu: CpuInfo,
 }
 
 pub type SharedState = Arc<AppState>;

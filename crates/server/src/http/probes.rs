@@ -27,10 +27,13 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>
 
 #[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200,
     description = "Always 200: `status` (loading, healthy, unhealthy), `models_loaded`, `available_endpoints`, \
-                   `memory_mb`, `uptime_seconds`, `version`, `models`, `profile`, `load_time_ms`, `load_error`, `workers`")))]
+                   `memory_mb`, `uptime_seconds`, `version`, `models`, `precision` (requested, in use, start-up probe CER, \
+                   why fp32 is served instead of int8), `cpu` (model, int8 kernel family), `profile`, \
+                   `load_time_ms`, `load_error`, `workers`")))]
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {
     let mut endpoints = vec!["/live", "/ready", "/health"];
     let (mut status, mut load_error, mut load_time_ms, mut workers) = ("healthy", None, None, None);
+    let (mut models, mut precision) = (json!(state.model_names), Value::Null);
     if let Some(ocr) = &state.ocr {
         endpoints.extend(OCR_ROUTES);
         match ocr.status() {
@@ -39,6 +42,14 @@ pub async fn health(State(state): State<SharedState>) -> Json<Value> {
             OcrStatus::Ready(loaded) => {
                 load_time_ms = Some(loaded.load_time.as_millis() as u64);
                 workers = Some(loaded.pool.workers());
+                models = json!(loaded.models);
+                let report = &loaded.precision;
+                precision = json!({
+                    "requested": report.requested.as_str(),
+                    "in_use": report.in_use.as_str(),
+                    "probe_cer": report.probe_cer,
+                    "fallback_reason": report.fallback_reason,
+                });
             }
         }
     }
@@ -49,7 +60,9 @@ pub async fn health(State(state): State<SharedState>) -> Json<Value> {
         "memory_mb": rss_mb(),
         "uptime_seconds": state.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
-        "models": state.model_names,
+        "models": models,
+        "precision": precision,
+        "cpu": {"model": state.cpu.model, "isa": state.cpu.isa.as_str()},
         "profile": state.profile,
         "load_time_ms": load_time_ms,
         "load_error": load_error,
