@@ -72,6 +72,9 @@ impl Table {
         if has_vbmi() {
             // SAFETY: the CPU has every feature the function is compiled for.
             return unsafe { self.apply_avx512(input, out) };
+        } else if has_avx2() {
+            // SAFETY: as above.
+            return unsafe { self.apply_avx2(input, out) };
         }
         self.apply_scalar(input, out);
     }
@@ -107,6 +110,44 @@ impl Table {
 }
 
 #[cfg(target_arch = "x86_64")]
+impl Table {
+    /// 32 bytes per step on AVX2 (the common rented CPU): the table as 16
+    /// rows of 16 bytes, each looked up with an in-lane byte shuffle. For
+    /// row `r`, `index ^ (r << 4)` keeps the low nibble and zeroes the high
+    /// one only where the byte belongs to row `r`; a saturating `+ 0x70`
+    /// then sets the top bit of every other byte, which makes the shuffle
+    /// answer 0 there, so OR-ing the 16 rows leaves each byte's entry.
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(&self, input: &[u8], out: &mut [u8]) {
+        use std::arch::x86_64::*;
+        let (rows, _) = self.0.as_chunks::<16>();
+        // SAFETY: a 16-byte array is exactly one unaligned 128-bit load.
+        let rows: [__m256i; 16] =
+            std::array::from_fn(|r| _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(rows[r].as_ptr().cast()) }));
+        let push_out = _mm256_set1_epi8(0x70);
+        let (chunks, rest) = input.as_chunks::<32>();
+        let (outs, out_rest) = out.as_chunks_mut::<32>();
+        for (chunk, dst) in chunks.iter().zip(outs) {
+            // SAFETY: a 32-byte array is exactly one unaligned 256-bit load.
+            let index = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast()) };
+            let mut picked = _mm256_setzero_si256();
+            for (r, row) in rows.iter().enumerate() {
+                let own = _mm256_adds_epu8(_mm256_xor_si256(index, _mm256_set1_epi8((r << 4) as i8)), push_out);
+                picked = _mm256_or_si256(picked, _mm256_shuffle_epi8(*row, own));
+            }
+            // SAFETY: `dst` is exactly one unaligned 256-bit store.
+            unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), picked) };
+        }
+        self.apply_scalar(rest, out_rest);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(target_arch = "x86_64")]
 fn has_vbmi() -> bool {
     use std::arch::is_x86_feature_detected as has;
     has!("avx512f") && has!("avx512bw") && has!("avx512vbmi")
@@ -134,18 +175,38 @@ mod tests {
         }
     }
 
+    /// Every byte value at every position of a vector, and a scalar tail.
+    #[cfg(target_arch = "x86_64")]
+    fn vector_input() -> Vec<u8> {
+        (0..4096 + 17).map(|i| (i * 131 % 256) as u8).collect()
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn vector_and_scalar_paths_agree() {
+    fn avx512_and_scalar_paths_agree() {
         if !has_vbmi() {
             eprintln!("skipped: this CPU has no AVX-512 VBMI, so only the scalar path runs");
             return;
         }
-        let table = table();
-        let input: Vec<u8> = (0..4096 + 17).map(|i| (i * 131 % 256) as u8).collect();
+        let (table, input) = (table(), vector_input());
         let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
         // SAFETY: checked above.
         unsafe { table.apply_avx512(&input, &mut fast) };
+        table.apply_scalar(&input, &mut plain);
+        assert_eq!(fast, plain);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_scalar_paths_agree() {
+        if !has_avx2() {
+            eprintln!("skipped: this CPU has no AVX2, so only the scalar path runs");
+            return;
+        }
+        let (table, input) = (table(), vector_input());
+        let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
+        // SAFETY: checked above.
+        unsafe { table.apply_avx2(&input, &mut fast) };
         table.apply_scalar(&input, &mut plain);
         assert_eq!(fast, plain);
     }
