@@ -5,23 +5,16 @@
 //! this failed about one load in six before the engine built the first
 //! session alone. It needs `make setup` (the models and ONNX Runtime).
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::Barrier;
 
-use hub_ocr::{Alphabet, ModelFiles, OrtModel, Precision, SessionOptions, init_runtime};
+use hub_ocr::{Alphabet, ModelFiles, OrtModel, Precision, SessionOptions};
 
 #[test]
 fn int8_sessions_load_on_many_threads_at_once() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let (vendor, models) = (root.join("vendor/onnxruntime"), root.join("vendor/models"));
-    assert!(vendor.is_dir() && models.is_dir(), "vendor/ is missing: run `make setup` in {}", root.display());
-    let dylib = std::fs::read_dir(&vendor)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so.")))
-        .expect("ONNX Runtime library in vendor/onnxruntime");
-    init_runtime(&dylib).unwrap();
-    let files = ModelFiles::in_dir(&models, Precision::Int8, Alphabet::Latin);
+    common::init_runtime();
+    let files = ModelFiles::in_dir(&common::models(), Precision::Int8, Alphabet::Latin);
     let threads = 16;
     let start = Barrier::new(threads);
     let options = SessionOptions { threads: 1, spinning: false };
