@@ -26,8 +26,9 @@ MODELS_VERSION=0.1.0
 HELM_SDK_VERSION=0.2.2
 SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}
 APT_PACKAGES=(fonts-dejavu-core curl)
-# Test tools: Prometheus and promtool, systemd-analyze for the unit file.
-[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd)
+# Test tools: Prometheus and promtool, systemd-analyze for the unit file,
+# qemu-user for the int8 models on an emulated AVX2-only CPU.
+[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user)
 
 log() { printf 'setup: %s\n' "$*"; }
 
@@ -83,16 +84,25 @@ PY
   verify "$target" "$name"
 }
 
+# The ONNX Runtime library for SETUP_ARCH (default: this machine's
+# `uname -m`; x86_64 or aarch64). Natively it lands in vendor/onnxruntime/;
+# a foreign one (SETUP_ARCH=aarch64 on x86_64, for a cross build) lands in
+# vendor/onnxruntime-ARCH/ so that the host's own library stays in place.
+ORT_ARCH=${SETUP_ARCH:-$(uname -m)}
+[ "$ORT_ARCH" = arm64 ] && ORT_ARCH=aarch64
+if [ "$ORT_ARCH" = "$(uname -m)" ]; then ORT_DIR="$vendor/onnxruntime"; else ORT_DIR="$vendor/onnxruntime-$ORT_ARCH"; fi
 install_onnxruntime() {
-  case "$(uname -m)" in
-    x86_64) ;;
-    *) log "no pinned ONNX Runtime wheel for $(uname -m); add one to scripts/SHA256SUMS"; exit 1 ;;
+  local platform sumdir
+  case "$ORT_ARCH" in
+    x86_64) platform=manylinux_2_28_x86_64 sumdir=onnxruntime ;;
+    aarch64) platform=manylinux_2_28_aarch64 sumdir=onnxruntime-aarch64 ;;
+    *) log "no pinned ONNX Runtime wheel for $ORT_ARCH; add one to scripts/SHA256SUMS"; exit 1 ;;
   esac
-  local wheel="onnxruntime-$ORT_VERSION-cp311-cp311-manylinux_2_28_x86_64.whl"
+  local wheel="onnxruntime-$ORT_VERSION-cp311-cp311-$platform.whl"
   local lib="libonnxruntime.so.$ORT_VERSION"
   fetch_wheel "onnxruntime==$ORT_VERSION" "$wheel" \
-    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311
-  extract "$wheels/$wheel" "onnxruntime/capi/$lib" "$vendor/onnxruntime/$lib" "onnxruntime/$lib"
+    --platform "$platform" --python-version 3.11 --implementation cp --abi cp311
+  extract "$wheels/$wheel" "onnxruntime/capi/$lib" "$ORT_DIR/$lib" "$sumdir/$lib"
 }
 
 install_models() {
@@ -168,4 +178,4 @@ install_derived_models
 # The Triton client that the Open Inference Protocol conformance test drives.
 [ "$SETUP_TEST_TOOLS" = 0 ] || make_venv "$root/.cache/oip-client-venv" "$root/scripts/oip-client-requirements.txt" \
   "the Triton HTTP client"
-log "ready: $vendor/onnxruntime/libonnxruntime.so.$ORT_VERSION and $vendor/models/"
+log "ready: $ORT_DIR/libonnxruntime.so.$ORT_VERSION and $vendor/models/"

@@ -392,6 +392,7 @@ impl EngineArgs {
         if let Some(why) = &loaded.1.fallback_reason {
             tracing::warn!("serving the fp32 models: {why}");
         }
+        tracing::info!("CPU: {}; precision: {}", hub_ocr::CpuInfo::detect(), loaded.1);
         Ok(loaded)
     }
 }

@@ -57,6 +57,13 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     prometheus.wait_for("process_cpu_seconds_total", |v| v > 0.0).await;
     let build = prometheus.query("inference_hub_build_info").await;
     assert_eq!(build[0]["metric"]["version"], env!("CARGO_PKG_VERSION"), "{build:?}");
+    // Every figure names its CPU: the model and the int8 kernel family.
+    let cpu = prometheus.query("inference_hub_cpu_info").await;
+    assert!(cpu[0]["metric"]["isa"].as_str().is_some_and(|isa| !isa.is_empty()), "{cpu:?}");
+    assert!(cpu[0]["metric"]["model"].as_str().is_some_and(|model| !model.is_empty()), "{cpu:?}");
+    assert_eq!(prometheus.wait_for("ocr_precision_fallback", |v| v == 0.0).await, 0.0);
+    let precision = r#"ocr_model_precision{precision="int8",requested="int8"}"#;
+    assert_eq!(prometheus.wait_for(precision, |v| v == 1.0).await, 1.0);
 
     // The exposition itself passes promtool's checks and lint.
     let (status, headers, exposition) = server.get_text("/metrics", &[]).await;

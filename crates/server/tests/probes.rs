@@ -47,6 +47,45 @@ async fn probes_follow_the_model_load() {
     assert_eq!(h["load_error"], serde_json::Value::Null, "{h}");
     assert_eq!(h["models"], json!(["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx"]), "{h}");
     assert_eq!(h["profile"], "balanced", "{h}");
+    // The int8 models passed the start-up probe on this CPU, and /health says so.
+    assert_eq!(h["precision"]["requested"], "int8", "{h}");
+    assert_eq!(h["precision"]["in_use"], "int8", "{h}");
+    assert_eq!(h["precision"]["fallback_reason"], serde_json::Value::Null, "{h}");
+    assert!(h["precision"]["probe_cer"].as_f64().is_some_and(|cer| cer <= 0.02), "{h}");
+    assert!(!h["cpu"]["model"].as_str().unwrap_or_default().is_empty(), "{h}");
+    assert!(h["cpu"]["isa"].as_str().is_some_and(|isa| !isa.is_empty()), "{h}");
+}
+
+/// Int8 models that misread the start-up probe on this CPU (here: a
+/// recogniser whose weights were degraded on purpose) are not served: the
+/// fp32 models are, and /health, /metrics and the log say why.
+#[tokio::test]
+async fn int8_models_that_misread_the_probe_are_replaced_by_fp32() {
+    let dir = common::degraded_models("ppocrv6_rec.int8.onnx");
+    let server = Server::start(&["--model-dir", dir.to_str().unwrap()]);
+    server.wait_ready().await;
+    server.wait_for_log("serving the fp32 models: the int8 models misread the start-up probe", 1);
+
+    let h = server.get("/health").await.json;
+    assert_eq!(h["status"], "healthy", "{h}");
+    assert_eq!(h["precision"]["requested"], "int8", "{h}");
+    assert_eq!(h["precision"]["in_use"], "fp32", "{h}");
+    assert!(h["precision"]["probe_cer"].as_f64().is_some_and(|cer| cer > 0.02), "{h}");
+    assert!(h["precision"]["fallback_reason"].as_str().is_some_and(|r| r.contains("misread")), "{h}");
+    assert_eq!(h["models"], json!(["ppocrv6_det.onnx", "ppocrv6_rec.onnx"]), "{h}");
+
+    let (status, _, metrics) = server.get_text("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("ocr_precision_fallback 1"), "{metrics}");
+    assert!(metrics.contains(r#"ocr_model_precision{precision="fp32",requested="int8"} 1"#), "{metrics}");
+
+    // And it reads right.
+    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &receipt_png())).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let texts: Vec<&str> = reply.json["lines"].as_array().unwrap().iter().filter_map(|l| l["text"].as_str()).collect();
+    assert_eq!(texts, ["TOTAL 12.50", "CASH 20.00", "THANK YOU"]);
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Missing models: the process stays up and says why, but never turns ready

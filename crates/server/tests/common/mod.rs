@@ -390,6 +390,35 @@ pub fn png_form(field: &str, png: &[u8]) -> Form {
     file_form(field, png.to_vec(), "receipt.png", "image/png")
 }
 
+// ---------------------------------------------------------------- models
+
+/// A model folder like `vendor/models` whose `broken` file is a copy with
+/// every int8 weight scale off by up to 15 % (`scripts/degrade_model.py`,
+/// run with the set-up's quantisation venv): it loads and runs, and reads
+/// wrong text, as int8 kernels that saturate do.
+pub fn degraded_models(broken: &str) -> PathBuf {
+    let root = workspace_root();
+    let models = root.join("vendor/models");
+    let dir = std::env::temp_dir().join(format!("hub-degraded-{}-{broken}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&models).expect("vendor/models: run `make setup`") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "onnx") && path.file_name().unwrap() != broken {
+            std::os::unix::fs::symlink(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let python = root.join(".cache/quantize-venv/bin/python");
+    let status = Command::new(&python)
+        .arg(root.join("scripts/degrade_model.py"))
+        .arg(models.join(broken))
+        .arg(dir.join(broken))
+        .status()
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make setup`", python.display()));
+    assert!(status.success(), "degrade_model.py failed");
+    dir
+}
+
 // ---------------------------------------------------------------- images
 
 pub const FONT_PATH: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
