@@ -55,6 +55,8 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+import check_int8
+
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
 FONTS = ["DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf"]
 WORDS = (
@@ -334,10 +336,23 @@ def recognizer_neck(model):
     return neck
 
 
+DERIVED = ["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.onnx", "ppocrv6_rec.latin.int8.onnx"]
+
+
 def main(src_dir, dst_dir):
+    """Derives every model into a scratch folder, checks the int8 ones
+    against their fp32 sources (scripts/check_int8.py) and only then moves
+    them into `dst_dir`: a model that fails the check is never installed."""
+    os.makedirs(dst_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dst_dir, prefix=".derive-") as work:
+        derive(src_dir, work)
+        for name in DERIVED:
+            os.replace(os.path.join(work, name), os.path.join(dst_dir, name))
+
+
+def derive(src_dir, dst_dir):
     rng = random.Random(20261123)
     np.random.seed(20261123)
-    os.makedirs(dst_dir, exist_ok=True)
     quantize(
         os.path.join(src_dir, "ppocrv6_det.onnx"),
         os.path.join(dst_dir, "ppocrv6_det.int8.onnx"),
@@ -358,6 +373,11 @@ def main(src_dir, dst_dir):
     quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
     for name in ("ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx", "ppocrv6_rec.latin.onnx"):
         fuse_gelu(os.path.join(dst_dir, name))
+    # Checked before the lookups are fused: plain ONNX Runtime cannot run
+    # those, and they reproduce the chains they replace by construction.
+    check_int8.check(os.path.join(src_dir, "ppocrv6_det.onnx"), os.path.join(dst_dir, "ppocrv6_det.int8.onnx"), "det")
+    check_int8.check(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"), "rec")
+    check_int8.check(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), "rec")
     # Last: ONNX Runtime alone cannot run the result.
     for name in ("ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx"):
         fused = fuse_lookups(os.path.join(dst_dir, name))
