@@ -27,7 +27,7 @@ read -r -a profiles <<<"${BENCH_PROFILES:-accurate balanced fast}"
 
 source "$root/scripts/serve-lib.sh"
 
-echo "machine: $(nproc) cores, $(uname -m); ${#images[@]} DEV receipts"
+echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); ${#images[@]} DEV receipts"
 
 http_bench() { # name flags...
   local name=$1

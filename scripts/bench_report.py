@@ -21,6 +21,15 @@ def accuracy(name: str) -> str:
     return f"word F1 {word[1] if word else '?'}  CER {cer[1] if cer else '?'}  det F1 {det[1] if det else '?'}"
 
 
+# Every figure names its CPU: ONNX Runtime's int8 kernels, and so speed and
+# even accuracy, differ between CPU classes.
+cpus = {(r["cpu"], r["isa"]) for r in rows if r.get("kind") == "inprocess"}
+for cpu, isa in sorted(cpus):
+    print(f"\nCPU: {cpu}, int8 kernels: {isa}")
+for r in rows:
+    if r.get("kind") == "inprocess" and r.get("precision_fallback"):
+        print(f"NOTE: {r['profile']} ran on fp32: {r['precision_fallback']}")
+
 print(f"\n{'engine':<28}{'mean ms':>9}{'p50':>8}{'p95':>8}{'img/s':>7}{'load ms':>9}{'peak MB':>9}   accuracy (DEV, case-insensitive)")
 sequential = {}
 for r in rows:
