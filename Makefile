@@ -1,10 +1,15 @@
 # inference-hub: every target sets up what it needs first (idempotent).
-.PHONY: setup build run test lint eval bench soak clean
+.PHONY: setup setup-test build run test lint eval bench soak clean
 
 CARGO ?= cargo
 BIN := target/release/inference-hub
 
+## What serving needs: ONNX Runtime, the models and the int8 models derived from them.
 setup:
+	SETUP_TEST_TOOLS=0 bash scripts/setup.sh
+
+## Plus what only the tests run: Prometheus, systemd-analyze, qemu-user, Helm's engine, the Triton client.
+setup-test:
 	bash scripts/setup.sh
 
 build: setup
@@ -19,7 +24,7 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 ## Everything CI runs: set-up, formatting, lints, unit and integration tests.
-test: setup lint
+test: setup-test lint
 	$(CARGO) test --locked --workspace
 
 ## DEV accuracy on ../shared/eval/sroie-dev (skipped when absent).

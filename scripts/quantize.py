@@ -13,8 +13,9 @@ The recogniser keeps its attention MatMuls and its neck in float (both lose
 accuracy in int8 for little speed); the detector is quantised whole. The
 Latin recogniser (the fast profile's) also has its squeeze-and-excitation
 blocks in int8. The multilingual recogniser's CTC head (120 -> 18,710
-classes, a third of its work) gets dynamic int8 quantisation on top: DEV
-word F1 0.8905 -> 0.8901, 9 % less CPU per receipt, and half the file.
+classes, a large share of its work) gets dynamic int8 quantisation on top:
+less CPU and a smaller file for next to no accuracy. What each of these
+choices measured is in docs/performance.md.
 
 The Latin recogniser keeps only the output classes of Latin script (the
 classes `--alphabet latin` admits, 329 of 18,710): its last layer and the
@@ -25,8 +26,8 @@ renormalised.
 In the int8 models each dequantise -> GELU (or HardSigmoid) -> quantise
 chain becomes one `inference_hub.ByteLookup` node, a 256-entry table that
 ONNX Runtime computes here on the chain itself: the outputs this machine's
-ONNX Runtime gives, in one pass over bytes (recogniser kernel time -35 %,
-detector -19 %; docs/performance.md). That operator is registered by
+ONNX Runtime gives, in one pass over bytes instead of three over floats
+(docs/performance.md). That operator is registered by
 inference-hub (crates/ocr/src/lookup.rs), so these models run there and
 not in plain ONNX Runtime.
 
@@ -69,8 +70,8 @@ DET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 DET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 REC_HEIGHT = 48
 # Calibration set size. The percentile calibrator keeps every activation of
-# every line in memory: 200 lines peaked at 16 GB, 64 lines at 6 GB, with the
-# same DEV word F1 (0.891 either way).
+# every line in memory, so more lines cost memory without gaining accuracy
+# (docs/performance.md, "What was tried").
 DET_PAGES = 12
 REC_LINES = 64
 # Recogniser calibration lines are padded with paper to one width: the
@@ -155,19 +156,25 @@ class Reader(CalibrationDataReader):
         return None if tensor is None else {"x": tensor}
 
 
-def quantize(src, dst, tensors, **options):
+def quantize(src, dst, tensors, *, fuse_gelu_first=False, pool_squeeze_excite=False, keep_float=None, **options):
+    """Static QDQ int8 of `src` into `dst`, calibrated on `tensors`.
+
+    `fuse_gelu_first` fuses the GELUs (`fuse_gelu`) and `pool_squeeze_excite`
+    rewrites the squeezes (`squeeze_excite_pools`) before quantising;
+    `keep_float`, given the prepared model, names the nodes to leave in
+    float. Other keyword arguments go to `quantize_static`."""
     with tempfile.TemporaryDirectory() as tmp:
         upgraded = os.path.join(tmp, "opset17.onnx")
         prepared = os.path.join(tmp, "prepared.onnx")
         # Per-channel DequantizeLinear needs opset >= 13; the PaddlePaddle exports are opset 11.
         onnx.save(version_converter.convert_version(onnx.load(src), 17), upgraded)
-        if options.pop("fuse_gelu", False):
+        if fuse_gelu_first:
             fuse_gelu(upgraded)
-        if options.pop("pool_squeeze_excite", False):
+        if pool_squeeze_excite:
             squeeze_excite_pools(upgraded)
         quant_pre_process(upgraded, prepared, skip_symbolic_shape=True)
-        if "keep_float" in options:
-            options["nodes_to_exclude"] = options.pop("keep_float")(onnx.load(prepared))
+        if keep_float is not None:
+            options["nodes_to_exclude"] = keep_float(onnx.load(prepared))
         quantize_static(
             prepared,
             dst + ".part",
@@ -183,7 +190,9 @@ def quantize(src, dst, tensors, **options):
 
 
 def latin(ch):
-    """The classes crates/ocr/src/ctc.rs `Alphabet::Latin` admits; keep in step."""
+    """The classes crates/ocr/src/ctc.rs `Alphabet::Latin` admits: the test
+    crates/ocr/tests/latin_alphabet.rs checks the Latin model this makes
+    against that Rust definition."""
     return all(
         " " <= c <= "~" or "\u00a0" <= c <= "\u017f" or c in "€₹₩₱₫–—‘’“”•"
         for c in ch
@@ -229,7 +238,8 @@ def quantize_head(path):
 def fuse_gelu(path):
     """Replaces each erf GELU (x/sqrt2 -> Erf -> +1 -> *x -> *0.5) with ONNX
     Runtime's Gelu kernel, which its optimiser does not fuse by itself after
-    quantisation: the same outputs bit for bit, ~10 % less recogniser time."""
+    quantisation: the same outputs bit for bit, in less recogniser time
+    (docs/performance.md)."""
     model = onnx.load(path)
     producer, consumers = links(model.graph)
     replaced, fused = set(), {}
@@ -327,7 +337,7 @@ def fuse_lookups(path):
 def recognizer_neck(model):
     """The convolutions on the 120-channel sequence features before the CTC head.
 
-    Quantising them costs about 1.5 points of DEV word F1 for almost no speed,
+    Quantising them costs accuracy for almost no speed (docs/performance.md),
     so they stay in float.
     """
     weights = {t.name: t.dims for t in model.graph.initializer}
@@ -336,59 +346,11 @@ def recognizer_neck(model):
     return neck
 
 
-DERIVED = ["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.onnx", "ppocrv6_rec.latin.int8.onnx"]
-
-
-def main(src_dir, dst_dir):
-    """Derives every model into a scratch folder, checks the int8 ones
-    against their fp32 sources (scripts/check_int8.py) and only then moves
-    them into `dst_dir`: a model that fails the check is never installed."""
-    os.makedirs(dst_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dst_dir, prefix=".derive-") as work:
-        derive(src_dir, work)
-        for name in DERIVED:
-            os.replace(os.path.join(work, name), os.path.join(dst_dir, name))
-
-
-def derive(src_dir, dst_dir):
-    rng = random.Random(20261123)
-    np.random.seed(20261123)
-    quantize(
-        os.path.join(src_dir, "ppocrv6_det.onnx"),
-        os.path.join(dst_dir, "ppocrv6_det.int8.onnx"),
-        [det_tensor(receipt_page(rng)) for _ in range(DET_PAGES)],
-        # Fused before quantising: GELU then stays one float kernel instead
-        # of five ops with a quantise/dequantise pair between each.
-        fuse_gelu=True,
-    )
-    rec_lines = [rec_tensor(rng) for _ in range(REC_LINES)]
-    latin_fp32 = os.path.join(dst_dir, "ppocrv6_rec.latin.onnx")
-    prune_to_latin(os.path.join(src_dir, "ppocrv6_rec.onnx"), latin_fp32)
-    quantize_recognizer(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"),
-                        rec_lines)
-    # The fast profile's: 5 % less time for 0.3 points of word F1.
-    quantize_recognizer(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), rec_lines,
-                        squeeze_excite=True)
-    # The Latin head is 57 times smaller: quantising it saves next to nothing.
-    quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
-    for name in ("ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx", "ppocrv6_rec.latin.onnx"):
-        fuse_gelu(os.path.join(dst_dir, name))
-    # Checked before the lookups are fused: plain ONNX Runtime cannot run
-    # those, and they reproduce the chains they replace by construction.
-    check_int8.check(os.path.join(src_dir, "ppocrv6_det.onnx"), os.path.join(dst_dir, "ppocrv6_det.int8.onnx"), "det")
-    check_int8.check(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"), "rec")
-    check_int8.check(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), "rec")
-    # Last: ONNX Runtime alone cannot run the result.
-    for name in ("ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx"):
-        fused = fuse_lookups(os.path.join(dst_dir, name))
-        assert fused >= 13, f"{name}: only {fused} elementwise chains became lookups"
-
-
 def quantize_recognizer(src, dst, lines, squeeze_excite=False):
     """With `squeeze_excite`, the squeeze-and-excitation blocks (their global
     pool and channel scaling) are quantised too, so no full-size float tensor
-    is left around them: 5 % less recogniser time, DEV word F1 -0.3 points,
-    CER +0.0004."""
+    is left around them: less recogniser time for a little accuracy
+    (docs/performance.md)."""
     extra = ["GlobalAveragePool", "Mul"] if squeeze_excite else []
     quantize(
         src,
@@ -396,8 +358,8 @@ def quantize_recognizer(src, dst, lines, squeeze_excite=False):
         lines,
         # Not the attention MatMuls: they lose accuracy in int8.
         op_types_to_quantize=["Conv", *extra],
-        # Min/max ranges swing with the calibration sample (DEV word F1 0.882
-        # to 0.890 across seeds); the 99.999th percentile holds at 0.889-0.891.
+        # Min/max ranges swing with the calibration sample; the 99.999th
+        # percentile holds steady across seeds (docs/performance.md).
         calibrate_method=CalibrationMethod.Percentile,
         keep_float=lambda model: recognizer_neck(model) + (float_muls(model) if squeeze_excite else []),
         pool_squeeze_excite=squeeze_excite,
@@ -428,6 +390,54 @@ def float_muls(model):
     producer, _ = links(model.graph)
     gate = lambda name: name in producer and producer[name].op_type == "HardSigmoid"  # noqa: E731
     return [n.name for n in model.graph.node if n.op_type == "Mul" and not any(gate(i) for i in n.input)]
+
+
+DERIVED = ["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.onnx", "ppocrv6_rec.latin.int8.onnx"]
+
+
+def main(src_dir, dst_dir):
+    """Derives every model into a scratch folder, checks the int8 ones
+    against their fp32 sources (scripts/check_int8.py) and only then moves
+    them into `dst_dir`: a model that fails the check is never installed."""
+    os.makedirs(dst_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dst_dir, prefix=".derive-") as work:
+        derive(src_dir, work)
+        for name in DERIVED:
+            os.replace(os.path.join(work, name), os.path.join(dst_dir, name))
+
+
+def derive(src_dir, dst_dir):
+    rng = random.Random(20261123)
+    np.random.seed(20261123)
+    quantize(
+        os.path.join(src_dir, "ppocrv6_det.onnx"),
+        os.path.join(dst_dir, "ppocrv6_det.int8.onnx"),
+        [det_tensor(receipt_page(rng)) for _ in range(DET_PAGES)],
+        # Fused before quantising: GELU then stays one float kernel instead
+        # of five ops with a quantise/dequantise pair between each.
+        fuse_gelu_first=True,
+    )
+    rec_lines = [rec_tensor(rng) for _ in range(REC_LINES)]
+    latin_fp32 = os.path.join(dst_dir, "ppocrv6_rec.latin.onnx")
+    prune_to_latin(os.path.join(src_dir, "ppocrv6_rec.onnx"), latin_fp32)
+    quantize_recognizer(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"),
+                        rec_lines)
+    # The fast profile's: a little less time for a little word F1 (docs/performance.md).
+    quantize_recognizer(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), rec_lines,
+                        squeeze_excite=True)
+    # The Latin head is 57 times smaller: quantising it saves next to nothing.
+    quantize_head(os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"))
+    for name in ("ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx", "ppocrv6_rec.latin.onnx"):
+        fuse_gelu(os.path.join(dst_dir, name))
+    # Checked before the lookups are fused: plain ONNX Runtime cannot run
+    # those, and they reproduce the chains they replace by construction.
+    check_int8.check(os.path.join(src_dir, "ppocrv6_det.onnx"), os.path.join(dst_dir, "ppocrv6_det.int8.onnx"), "det")
+    check_int8.check(os.path.join(src_dir, "ppocrv6_rec.onnx"), os.path.join(dst_dir, "ppocrv6_rec.int8.onnx"), "rec")
+    check_int8.check(latin_fp32, os.path.join(dst_dir, "ppocrv6_rec.latin.int8.onnx"), "rec")
+    # Last: ONNX Runtime alone cannot run the result.
+    for name in ("ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "ppocrv6_rec.latin.int8.onnx"):
+        fused = fuse_lookups(os.path.join(dst_dir, name))
+        assert fused >= 13, f"{name}: only {fused} elementwise chains became lookups"
 
 
 if __name__ == "__main__":

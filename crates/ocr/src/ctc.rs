@@ -15,11 +15,17 @@ pub enum Alphabet {
     /// Latin script: ASCII plus the Latin-1 and Latin Extended-A letters and
     /// common currency signs. Stops CJK look-alikes (`一` for `-`, `口` for
     /// `O`) on Western receipts.
+    ///
+    /// `scripts/quantize.py` (`latin()`) prunes the Latin recogniser to these
+    /// classes; `tests/latin_alphabet.rs` checks that model against
+    /// [`Alphabet::admits`].
     Latin,
 }
 
 impl Alphabet {
-    fn admits(self, ch: &str) -> bool {
+    /// Whether the decoder may emit the class `ch` (one entry of the model's
+    /// `character` metadata) under this alphabet.
+    pub fn admits(self, ch: &str) -> bool {
         match self {
             Alphabet::Full => true,
             Alphabet::Latin => ch.chars().all(|c| {

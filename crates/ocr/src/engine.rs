@@ -1,6 +1,9 @@
 //! The engine seam: every stage talks to a [`Model`], and [`OrtModel`] is the
 //! ONNX Runtime implementation. Tests drive the stages with fake models.
 
+// Unsafe code here: ONNX Runtime's C API, for the shared arena (the workspace denies it elsewhere).
+#![allow(unsafe_code)]
+
 use std::path::Path;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -92,6 +95,8 @@ fn share_cpu_arena(env: &ort::environment::Environment) -> Result<()> {
     use ort::AsPointer;
     use ort::sys::{OrtAllocatorType, OrtArenaCfg, OrtMemType, OrtMemoryInfo};
     let api = ort::api();
+    // SAFETY: each `status` is one that an ONNX Runtime call below just
+    // returned, null or owned by us, and is converted (and freed) once.
     let check = |status| unsafe { ort::Error::result_from_status(status) };
     let mut info: *mut OrtMemoryInfo = std::ptr::null_mut();
     let mut config: *mut OrtArenaCfg = std::ptr::null_mut();

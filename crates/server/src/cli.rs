@@ -10,8 +10,10 @@ use hub_ocr::{
     ProbePolicy, RecOptions, RuntimeOptions, SessionOptions, init_runtime, load_checked,
 };
 
-/// ONNX Runtime library file name inside the set-up folder.
-const ORT_LIB: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+/// The ONNX Runtime version `make setup` installs: the repository's
+/// `ORT_VERSION` file is its one source (`tests/ort_version.rs` checks the
+/// places that cannot read it).
+const ORT_VERSION: &str = include_str!("../../../ORT_VERSION").trim_ascii();
 
 #[derive(Debug, Parser)]
 #[command(name = "inference-hub", version, about = "Receipt and document OCR service (PP-OCR on ONNX Runtime)")]
@@ -340,7 +342,9 @@ impl EngineArgs {
     }
 
     pub fn ort_lib(&self) -> PathBuf {
-        self.ort_lib.clone().unwrap_or_else(|| vendor_dir().join(ORT_LIB))
+        self.ort_lib
+            .clone()
+            .unwrap_or_else(|| vendor_dir().join(format!("onnxruntime/libonnxruntime.so.{ORT_VERSION}")))
     }
 
     pub fn model_dir(&self) -> PathBuf {

@@ -1,6 +1,9 @@
 //! Resident memory of this process, for /health and the periodic log, and
 //! the allocator settings that keep it close to the working set.
 
+// Unsafe code here: glibc's mallopt (the workspace denies it elsewhere).
+#![allow(unsafe_code)]
+
 /// glibc's defaults suit short-lived programs, not a server that handles
 /// images of every size from many threads: up to 8 malloc arenas per core
 /// each keep their own free memory, and buffers up to 32 MB stay in the heap

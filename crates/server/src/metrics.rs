@@ -6,6 +6,9 @@
 //! State that is cheap to read (queue depth, models loaded, RSS) is sampled
 //! at scrape time rather than kept up to date on every change.
 
+// Unsafe code here: getrusage (the workspace denies it elsewhere).
+#![allow(unsafe_code)]
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
