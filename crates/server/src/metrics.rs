@@ -9,24 +9,16 @@
 // Unsafe code here: getrusage (the workspace denies it elsewhere).
 #![allow(unsafe_code)]
 
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hub_ocr::CpuInfo;
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::OnceLock;
 
 use crate::state::SharedState;
-
-/// Histogram buckets in seconds: a probe takes microseconds, a large receipt
-/// on a busy two-core machine tens of seconds.
-const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0];
-
-/// Prometheus text format, version 0.0.4.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use crate::wire::metrics::{BUCKETS, CONTENT_TYPE, install_recorder};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -40,35 +32,7 @@ pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs the process-wide Prometheus recorder with these histogram
-/// buckets (the service's and the gateway's). Histogram samples are folded
-/// into their buckets every few seconds, so memory stays flat however long
-/// Prometheus goes without scraping.
-pub fn install_recorder(buckets: &[f64]) -> anyhow::Result<PrometheusHandle> {
-    let handle = PrometheusBuilder::new().set_buckets(buckets)?.install_recorder()?;
-    let upkeep = handle.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            ticker.tick().await;
-            upkeep.run_upkeep();
-        }
-    });
-    Ok(handle)
-}
-
 fn describe() {
-    describe_counter!("http_requests_total", "HTTP requests answered, by route template, method and status");
-    describe_histogram!(
-        "http_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer an HTTP request, by route template, method and status"
-    );
-    describe_gauge!("http_requests_in_flight", "HTTP requests being handled now");
-    describe_counter!(
-        "request_errors_total",
-        "Requests answered with the JSON error contract, by route and error code"
-    );
     describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error)");
     describe_histogram!(
         "ocr_processing_seconds",

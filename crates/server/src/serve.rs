@@ -1,25 +1,20 @@
 //! `inference-hub serve`: bind first, answer probes at once, load models on
 //! a background thread, shut down gracefully on SIGTERM/SIGINT.
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use axum::Router;
 use hub_ocr::{CpuInfo, Precision};
-use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
-use crate::access::AccessPolicy;
-use crate::cli::{EngineArgs, ServeArgs};
+use crate::config::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
 use crate::notify;
-use crate::pool::OcrPool;
-use crate::state::{AppState, Loaded, OcrCapability, SharedState};
+use crate::state::{AppState, Loaded};
+use crate::wire::access::AccessPolicy;
+use crate::wire::serve::serve_until_signal;
+use crate::workers::Workers;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
@@ -30,27 +25,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
-    let state: SharedState = Arc::new(AppState {
-        started: Instant::now(),
-        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
-        body_timeout: Duration::from_secs(args.body_timeout_secs),
-        request_timeout: Duration::from_secs(args.request_timeout_secs),
-        access,
-        ocr: args.enable_ocr.then(OcrCapability::default),
-        model_names: if args.enable_ocr { model_names(&args.engine, args.engine.precision()) } else { Vec::new() },
-        profile: args.engine.profile.name(),
-        model_server: args.model_server.clone(),
-        shutting_down: AtomicBool::new(false),
-        cpu,
-    });
+    let state = AppState::new(&args, access, cpu);
 
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    tracing::info!("listening on {}", listener.local_addr()?);
+    let listener = args.listen.bind(args.port).await?;
     notify::start_watchdog();
 
-    if state.ocr.is_some() {
+    if state.lifecycle.ocr.is_some() {
         notify::status("loading models");
         let state = state.clone();
         let (engine, queue) = (args.engine.clone(), args.queue_size);
@@ -64,42 +44,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let app = crate::http::router(state.clone());
-    let grace = Duration::from_secs(args.shutdown_grace_secs);
-    serve_until_signal(listener, app, grace, move || {
+    serve_until_signal(listener, app, args.listen.shutdown_grace(), move || {
         notify::stopping();
-        state.shutting_down.store(true, Ordering::Relaxed);
+        state.lifecycle.shutting_down.store(true, Ordering::Relaxed);
     })
     .await
-}
-
-/// Serves `app` until SIGTERM/SIGINT. Then `on_signal` runs (so readiness
-/// turns 503), no new connections are accepted, and accepted requests
-/// finish, for at most `grace`.
-pub async fn serve_until_signal(
-    listener: TcpListener,
-    app: Router,
-    grace: Duration,
-    on_signal: impl FnOnce() + Send + 'static,
-) -> anyhow::Result<()> {
-    let signalled = Arc::new(Notify::new());
-    let on_signal = {
-        let signalled = signalled.clone();
-        async move {
-            shutdown_signal().await;
-            on_signal();
-            signalled.notify_one();
-        }
-    };
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(on_signal);
-    tokio::select! {
-        served = serving.into_future() => served?,
-        () = async { signalled.notified().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("grace period of {grace:?} over; exiting with requests still in flight");
-        }
-    }
-    tracing::info!("shut down");
-    Ok(())
 }
 
 /// The file names of the models `precision` loads, for /health.
@@ -114,7 +63,7 @@ pub fn model_names(engine: &EngineArgs, precision: Precision) -> Vec<String> {
 
 /// Loads the engine and publishes the worker pool.
 fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
-    let Some(ocr) = &state.ocr else { return };
+    let Some(ocr) = &state.lifecycle.ocr else { return };
     let runtime = engine.runtime();
     tracing::info!(
         workers = engine.worker_count(),
@@ -125,7 +74,7 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     );
     let started = Instant::now();
     let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|(loaded, precision)| {
-        let pool = OcrPool::start(Arc::new(loaded), engine.worker_count(), queue)
+        let pool = Workers::start(Arc::new(loaded), engine.worker_count(), queue)
             .map_err(|e| format!("cannot start workers: {e}"))?;
         let models = model_names(engine, precision.in_use);
         Ok(Loaded { pool, load_time: started.elapsed(), precision, models })
@@ -161,20 +110,4 @@ async fn log_memory(every: Duration) {
         ticker.tick().await;
         tracing::info!("Memory usage: {:.1} MB", rss_mb());
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

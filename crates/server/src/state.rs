@@ -1,5 +1,6 @@
-//! What the handlers share: start time, settings, and the OCR capability,
-//! whose workers appear once the background load finishes.
+//! What the handlers share, grouped by concern: the request limits, what
+//! the service is (for /health and the KServe metadata), who may call, and
+//! the lifecycle (OCR's workers appear once the background load finishes).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -7,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use hub_ocr::{CpuInfo, PrecisionReport};
 
-use crate::access::AccessPolicy;
-use crate::cli::ModelServerArgs;
-use crate::error::ApiError;
-use crate::pool::OcrPool;
+use crate::config::ServeArgs;
+use crate::wire::access::AccessPolicy;
+use crate::wire::error::ApiError;
+use crate::workers::Workers;
 
 /// OCR's lifecycle: loading until the slot is filled, then ready or failed.
 #[derive(Default)]
@@ -19,7 +20,7 @@ pub struct OcrCapability {
 }
 
 pub struct Loaded {
-    pub pool: OcrPool,
+    pub pool: Workers,
     pub load_time: Duration,
     /// The precision served, and why when it is not the one asked for.
     pub precision: PrecisionReport,
@@ -48,37 +49,81 @@ impl OcrCapability {
     }
 }
 
-pub struct AppState {
-    pub started: Instant,
+/// What a request may send and how long it may take.
+pub struct Limits {
     pub max_upload_bytes: usize,
-    /// Time allowed to receive an upload, and to answer a request.
+    /// Time allowed to receive an upload.
     pub body_timeout: Duration,
+    /// Time allowed to queue and run inference once uploaded.
     pub request_timeout: Duration,
-    pub access: AccessPolicy,
+    /// Most images in one KServe request.
+    pub max_batch: usize,
+}
+
+/// What the service is, for /health and the KServe metadata.
+pub struct About {
+    /// The `--profile`, and the model file names it asks for.
+    pub profile: &'static str,
+    pub model_names: Vec<String>,
+    /// The model name of the KServe routes.
+    pub model_name: String,
+    /// The CPU and its int8 kernel family.
+    pub cpu: CpuInfo,
+}
+
+pub struct Lifecycle {
+    pub started: Instant,
     /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
     pub ocr: Option<OcrCapability>,
-    /// The model file names the configuration asks for and the `--profile`, for /health.
-    pub model_names: Vec<String>,
-    pub profile: &'static str,
-    /// Model name and batch limit of the KServe routes.
-    pub model_server: ModelServerArgs,
     /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
     pub shutting_down: AtomicBool,
-    /// The CPU and its int8 kernel family, for /health.
-    pub cpu: CpuInfo,
+}
+
+pub struct AppState {
+    pub limits: Limits,
+    pub about: About,
+    pub access: Arc<AccessPolicy>,
+    pub lifecycle: Lifecycle,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
+    /// The state `serve` starts with: OCR (when enabled) still loading.
+    pub fn new(args: &ServeArgs, access: AccessPolicy, cpu: CpuInfo) -> SharedState {
+        let engine = &args.engine;
+        let model_names =
+            if args.enable_ocr { crate::serve::model_names(engine, engine.precision()) } else { Vec::new() };
+        Arc::new(AppState {
+            limits: Limits {
+                max_upload_bytes: args.listen.max_upload_bytes(),
+                body_timeout: args.listen.body_timeout(),
+                request_timeout: Duration::from_secs(args.request_timeout_secs),
+                max_batch: args.model_server.max_batch,
+            },
+            about: About {
+                profile: engine.profile.name(),
+                model_names,
+                model_name: args.model_server.model_name.clone(),
+                cpu,
+            },
+            access: Arc::new(access),
+            lifecycle: Lifecycle {
+                started: Instant::now(),
+                ocr: args.enable_ocr.then(OcrCapability::default),
+                shutting_down: AtomicBool::new(false),
+            },
+        })
+    }
+
     /// Every enabled capability has its models loaded.
     pub fn models_loaded(&self) -> bool {
-        self.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
+        self.lifecycle.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
     }
 
     /// The loaded models, or the error an inference request gets instead.
     pub fn loaded(&self) -> Result<&Loaded, ApiError> {
-        match self.ocr.as_ref().map(OcrCapability::status) {
+        match self.lifecycle.ocr.as_ref().map(OcrCapability::status) {
             None => Err(ApiError::CapabilityDisabled("OCR")),
             Some(OcrStatus::Loading) => Err(ApiError::NotReady),
             Some(OcrStatus::Failed(why)) => Err(ApiError::ModelsUnavailable(why.to_owned())),
@@ -88,6 +133,6 @@ impl AppState {
 
     /// Worth sending traffic to: loaded and not shutting down.
     pub fn ready(&self) -> bool {
-        self.models_loaded() && !self.shutting_down.load(Ordering::Relaxed)
+        self.models_loaded() && !self.lifecycle.shutting_down.load(Ordering::Relaxed)
     }
 }

@@ -3,12 +3,10 @@
 //! answers as the all-in-one service for bad uploads and model-server
 //! refusals, plus four codes for a model server that cannot answer.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-use crate::error::ApiError;
+use crate::wire::error::{ApiError, envelope};
 
 #[derive(Debug)]
 pub enum GatewayError {
@@ -64,9 +62,7 @@ impl IntoResponse for GatewayError {
                 None,
             ),
         };
-        let kind = if status.is_client_error() { "invalid_request" } else { "server" };
-        let body = json!({"error": {"code": code, "type": kind, "message": message}});
-        let mut response = (status, Json(body)).into_response();
+        let mut response = envelope(status, &code, &message);
         if let Some(value) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }

@@ -1,7 +1,8 @@
 //! `inference-hub gateway`: takes uploads in the service's own API
 //! (`POST /gateway/ocr` and the `/v1/ocr/receipt` family, multipart), checks
-//! them, and forwards each image base64-encoded to a model server speaking
-//! KServe V1 or V2 (`inference-hub serve` under KServe). It loads no models
+//! them, and forwards each image to a model server speaking KServe V1
+//! (base64 JSON) or V2 (binary tensor data), with the request's id
+//! (`inference-hub serve` under KServe). It loads no models
 //! and no ONNX Runtime. `/live`, `/ready` (the model server's readiness) and
 //! `/metrics` (Prometheus) stay open, as the service's probes do.
 
@@ -9,32 +10,30 @@ mod error;
 mod metrics;
 mod upstream;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::time::timeout;
-use tower_http::trace::TraceLayer;
 
 use self::error::GatewayError;
 use self::upstream::Upstream;
-use crate::access::AccessPolicy;
-use crate::cli::GatewayArgs;
-use crate::error::ApiError;
-use crate::http::{OCR_ROUTES, limit_headers, ocr::read_image};
-use crate::response::OcrResponse;
+use crate::config::GatewayArgs;
+use crate::wire::OCR_ROUTES;
+use crate::wire::access::{AccessPolicy, guard};
+use crate::wire::error::ApiError;
+use crate::wire::observe::REQUEST_ID;
+use crate::wire::response::OcrResponse;
+use crate::wire::serve::serve_until_signal;
+use crate::wire::upload::read_image;
 
 /// The gateway's own upload route, next to the service's [`OCR_ROUTES`].
 const GATEWAY_ROUTE: &str = "/gateway/ocr";
@@ -42,7 +41,7 @@ const GATEWAY_ROUTE: &str = "/gateway/ocr";
 struct Gateway {
     upstream: Upstream,
     metrics: PrometheusHandle,
-    access: AccessPolicy,
+    access: Arc<AccessPolicy>,
     max_upload_bytes: usize,
     body_timeout: Duration,
     shutting_down: AtomicBool,
@@ -58,18 +57,14 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let gateway = Arc::new(Gateway {
         upstream,
         metrics: metrics::install()?,
-        access,
-        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
-        body_timeout: Duration::from_secs(args.body_timeout_secs),
+        access: Arc::new(access),
+        max_upload_bytes: args.listen.max_upload_bytes(),
+        body_timeout: args.listen.body_timeout(),
         shutting_down: AtomicBool::new(false),
     });
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    tracing::info!("listening on {}", listener.local_addr()?);
+    let listener = args.listen.bind(args.port).await?;
     let app = router(gateway.clone());
-    let grace = Duration::from_secs(args.shutdown_grace_secs);
-    crate::serve::serve_until_signal(listener, app, grace, move || {
+    serve_until_signal(listener, app, args.listen.shutdown_grace(), move || {
         gateway.shutting_down.store(true, Ordering::Relaxed);
     })
     .await
@@ -82,18 +77,15 @@ fn router(gateway: Shared) -> Router {
     for path in OCR_ROUTES {
         forward = forward.route(path, post(recognize));
     }
-    let forward = forward.route_layer(middleware::from_fn_with_state(gateway.clone(), guard));
-    Router::new()
+    let forward = forward.route_layer(middleware::from_fn_with_state(gateway.access.clone(), guard::<ApiError>));
+    let routes = Router::new()
         .route("/live", get(|| async { Json(json!({"status": "alive"})) }))
         .route("/ready", get(ready))
         .route("/metrics", get(|State(gateway): State<Shared>| async move { metrics::render(&gateway.metrics) }))
         .merge(forward)
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(limit_headers))
-        .layer(TraceLayer::new_for_http().on_failure(()))
-        .with_state(gateway)
+        .with_state(gateway);
+    crate::wire::observe::layers(routes)
 }
 
 /// Ready when the model server says its model is, and not shutting down.
@@ -109,24 +101,22 @@ async fn ready(State(gateway): State<Shared>) -> (StatusCode, Json<Value>) {
     }
 }
 
-/// The access policy of the all-in-one service, on the upload routes.
-async fn guard(
+async fn recognize(
     State(gateway): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    gateway.access.admit(peer, request, next).await
-}
-
-async fn recognize(State(gateway): State<Shared>, form: Result<Multipart, MultipartRejection>) -> Response {
-    let response = forward(&gateway, form).await.into_response();
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    // The request's id (set by `wire::observe`) goes upstream, so both
+    // sides' logs of one upload carry the same id.
+    let request_id = headers.get(REQUEST_ID).cloned();
+    let response = forward(&gateway, request_id, form).await.into_response();
     ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
     response
 }
 
 async fn forward(
     gateway: &Gateway,
+    request_id: Option<axum::http::HeaderValue>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<OcrResponse>, GatewayError> {
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
@@ -135,7 +125,7 @@ async fn forward(
         .await
         .map_err(|_| ApiError::BodyTimeout)??;
     let started = Instant::now();
-    let result = gateway.upstream.recognize(&image).await;
+    let result = gateway.upstream.recognize(&image, request_id).await;
     ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Sizes and timings only: neither image bytes nor text reach the log.

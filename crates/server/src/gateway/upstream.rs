@@ -13,10 +13,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use super::error::GatewayError;
-use crate::cli::{GatewayArgs, Protocol};
-use crate::http::model::ERROR_CODE_HEADER;
-use crate::http::oip_v2::{INPUT, OUTPUT};
-use crate::response::OcrResponse;
+use crate::config::{GatewayArgs, Protocol};
+use crate::wire::binary_tensor::encode_bytes;
+use crate::wire::observe::REQUEST_ID;
+use crate::wire::response::OcrResponse;
+use crate::wire::{ERROR_CODE_HEADER, HEADER_LENGTH};
+use crate::wire::{V2_INPUT as INPUT, V2_OUTPUT as OUTPUT};
 
 /// First pause before a retry; it doubles for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -78,19 +80,30 @@ impl Upstream {
         )
     }
 
-    /// OCRs one image on the model server.
-    pub async fn recognize(&self, image: &[u8]) -> Result<OcrResponse, GatewayError> {
-        let encoded = BASE64.encode(image);
-        let request = match self.protocol {
-            Protocol::V1 => json!({"instances": [{"image": {"b64": encoded}}]}),
-            Protocol::V2 => json!({
-                "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [1], "data": [encoded]}],
-                "outputs": [{"name": OUTPUT, "parameters": {"binary_data": false}}],
-            }),
+    /// OCRs one image on the model server; `request_id` goes along as
+    /// `X-Request-ID`.
+    pub async fn recognize(&self, image: &[u8], request_id: Option<HeaderValue>) -> Result<OcrResponse, GatewayError> {
+        let (body, header_len) = match self.protocol {
+            Protocol::V1 => {
+                let request = json!({"instances": [{"image": {"b64": BASE64.encode(image)}}]});
+                (serde_json::to_vec(&request).expect("serialisable"), None)
+            }
+            // Binary tensor data: the image travels as it is, not as base64 a
+            // third larger, and the answer's JSON string as plain JSON.
+            Protocol::V2 => {
+                let data = encode_bytes([image]);
+                let request = json!({
+                    "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [1],
+                                "parameters": {"binary_data_size": data.len()}}],
+                    "outputs": [{"name": OUTPUT, "parameters": {"binary_data": false}}],
+                });
+                let mut body = serde_json::to_vec(&request).expect("serialisable");
+                let header_len = body.len();
+                body.extend_from_slice(&data);
+                (body, Some(header_len))
+            }
         };
-        let body = Bytes::from(serde_json::to_vec(&request).expect("serialisable"));
-        drop(request);
-        let response = self.send(body).await?;
+        let response = self.send(Bytes::from(body), header_len, request_id).await?;
         let (status, headers) = (response.status(), response.headers().clone());
         let answer = response.bytes().await.map_err(|e| self.transport_error(&e))?;
         if !status.is_success() {
@@ -99,12 +112,25 @@ impl Upstream {
         self.decode(&answer).map_err(GatewayError::BadAnswer)
     }
 
-    async fn send(&self, body: Bytes) -> Result<reqwest::Response, GatewayError> {
+    async fn send(
+        &self,
+        body: Bytes,
+        header_len: Option<usize>,
+        request_id: Option<HeaderValue>,
+    ) -> Result<reqwest::Response, GatewayError> {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
             let mut request = self.client.post(&self.infer_url).timeout(self.timeout).body(body.clone());
-            request = request.header(header::CONTENT_TYPE, "application/json");
+            request = match header_len {
+                None => request.header(header::CONTENT_TYPE, "application/json"),
+                Some(len) => {
+                    request.header(header::CONTENT_TYPE, "application/octet-stream").header(HEADER_LENGTH, len)
+                }
+            };
+            if let Some(id) = &request_id {
+                request = request.header(REQUEST_ID, id.clone());
+            }
             if let Some(key) = &self.api_key {
                 request = request.header("x-api-key", key.clone());
             }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 
-use super::model::{self, ProtocolError};
+use super::kserve::{self, ProtocolError};
 use crate::state::SharedState;
 
 pub fn routes(state: &SharedState) -> Router<SharedState> {
@@ -21,20 +21,20 @@ pub fn routes(state: &SharedState) -> Router<SharedState> {
     // handler: GET on the segment is the model status, POST the verb.
     let predict = Router::new()
         .route("/v1/models/{name}", post(predict))
-        .route_layer(middleware::from_fn_with_state(state.clone(), model::guard))
-        .layer(DefaultBodyLimit::max(model::body_limit(state)));
+        .route_layer(middleware::from_fn_with_state(state.access.clone(), crate::wire::access::guard::<ProtocolError>))
+        .layer(DefaultBodyLimit::max(kserve::body_limit(state)));
     Router::new().route("/v1/models", get(list)).route("/v1/models/{name}", get(status)).merge(predict)
 }
 
 async fn list(State(state): State<SharedState>) -> Json<Value> {
-    Json(json!({"models": model::served(&state).into_iter().collect::<Vec<_>>()}))
+    Json(json!({"models": kserve::served(&state).into_iter().collect::<Vec<_>>()}))
 }
 
 async fn status(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ProtocolError> {
-    model::check_model(&state, &name)?;
+    kserve::check_model(&state, &name)?;
     let ready = state.ready();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, Json(json!({"name": name, "ready": ready}))))
@@ -48,9 +48,9 @@ async fn predict(
     let Some((name, "predict")) = name_verb.rsplit_once(':') else {
         return Err(ProtocolError::BadRequest("POST /v1/models/NAME:predict is the only V1 verb served".into()));
     };
-    model::check_model(&state, name)?;
-    model::check_ready(&state)?;
-    let body = model::read_body(&state, request).await?;
+    kserve::check_model(&state, name)?;
+    kserve::check_ready(&state)?;
+    let body = kserve::read_body(&state, request).await?;
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
     drop(body);
@@ -65,11 +65,11 @@ async fn predict(
             let text = instance.pointer("/image/b64").and_then(Value::as_str).ok_or_else(|| {
                 ProtocolError::BadRequest(format!("instance {i}: expected {{\"image\": {{\"b64\": \"<base64>\"}}}}"))
             })?;
-            model::decode_base64(&state, i, text)
+            kserve::decode_base64(&state, i, text)
         })
         .collect::<Result<Vec<_>, _>>()?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
-    let predictions = model::run_batch(&state, images).await?;
+    let predictions = kserve::run_batch(&state, images).await?;
     Ok(Json(json!({"predictions": predictions})))
 }

@@ -13,20 +13,16 @@ use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::binary_tensor;
-use super::model::{self, ProtocolError};
+use super::kserve::{self, ProtocolError};
 use crate::state::{AppState, SharedState};
-
-pub const INPUT: &str = "image";
-pub const OUTPUT: &str = "result";
-/// Length of the JSON part of a body that carries binary tensor data.
-const HEADER_LENGTH: &str = "inference-header-content-length";
+use crate::wire::binary_tensor;
+use crate::wire::{HEADER_LENGTH, V2_INPUT as INPUT, V2_OUTPUT as OUTPUT};
 
 pub fn routes(state: &SharedState) -> Router<SharedState> {
     let infer = Router::new()
         .route("/v2/models/{name}/infer", post(infer))
-        .route_layer(middleware::from_fn_with_state(state.clone(), model::guard))
-        .layer(DefaultBodyLimit::max(model::body_limit(state)));
+        .route_layer(middleware::from_fn_with_state(state.access.clone(), crate::wire::access::guard::<ProtocolError>))
+        .layer(DefaultBodyLimit::max(kserve::body_limit(state)));
     Router::new()
         .route("/v2", get(server_metadata))
         .route("/v2/health/live", get(|| async { Json(json!({"live": true})) }))
@@ -52,7 +48,7 @@ async fn model_ready(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ProtocolError> {
-    model::check_model(&state, &name)?;
+    kserve::check_model(&state, &name)?;
     Ok((readiness(&state), Json(json!({"name": name, "ready": state.ready()}))))
 }
 
@@ -60,7 +56,7 @@ async fn model_metadata(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ProtocolError> {
-    model::check_model(&state, &name)?;
+    kserve::check_model(&state, &name)?;
     Ok(Json(json!({
         "name": name,
         "platform": "inference-hub",
@@ -113,10 +109,10 @@ async fn infer(
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, ProtocolError> {
-    model::check_model(&state, &name)?;
-    model::check_ready(&state)?;
+    kserve::check_model(&state, &name)?;
+    kserve::check_ready(&state)?;
     let header_len = header_length(request.headers())?;
-    let body = model::read_body(&state, request).await?;
+    let body = kserve::read_body(&state, request).await?;
     let (header, binary) = binary_tensor::split(&body, header_len).map_err(ProtocolError::BadRequest)?;
     let parsed: InferRequest = serde_json::from_slice(header)
         .map_err(|e| ProtocolError::BadRequest(format!("the inference request is not valid: {e}")))?;
@@ -126,7 +122,7 @@ async fn infer(
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);
-    let results = model::run_batch(&state, images).await?;
+    let results = kserve::run_batch(&state, images).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
     Ok(respond(&name, id, &texts, binary_output))
 }
@@ -171,7 +167,7 @@ fn input_images(state: &AppState, request: &InferRequest, binary: &[u8]) -> Resu
     }
     let count = input.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?));
     let Some(count) = count else { return bad(format!("input `{INPUT}` has an invalid shape {:?}", input.shape)) };
-    let limit = state.model_server.max_batch;
+    let limit = state.limits.max_batch;
     if count > limit {
         return Err(ProtocolError::BatchTooLarge { images: count, limit });
     }
@@ -190,7 +186,7 @@ fn input_images(state: &AppState, request: &InferRequest, binary: &[u8]) -> Resu
             let mut elements = Vec::new();
             flatten(data, &mut elements);
             let texts = elements.iter().enumerate().map(|(i, element)| match element.as_str() {
-                Some(text) => model::decode_base64(state, i, text),
+                Some(text) => kserve::decode_base64(state, i, text),
                 None => Err(ProtocolError::BadRequest(format!("element {i} of `{INPUT}` is not a string of base64"))),
             });
             texts.collect::<Result<_, _>>()?

@@ -15,8 +15,8 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{OCR_ROUTES, ocr, probes};
-use crate::response::{Line, OcrResponse};
 use crate::state::SharedState;
+use crate::wire::response::{Line, OcrResponse};
 
 const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
 
@@ -170,7 +170,7 @@ fn error_responses<'a>(rows: &[ErrorRow<'a>]) -> BTreeMap<&'a str, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiError;
+    use crate::wire::error::ApiError;
 
     #[test]
     fn the_error_table_lists_every_code_the_service_sends() {

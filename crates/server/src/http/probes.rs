@@ -33,8 +33,8 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {
     let mut endpoints = vec!["/live", "/ready", "/health"];
     let (mut status, mut load_error, mut load_time_ms, mut workers) = ("healthy", None, None, None);
-    let (mut models, mut precision) = (json!(state.model_names), Value::Null);
-    if let Some(ocr) = &state.ocr {
+    let (mut models, mut precision) = (json!(state.about.model_names), Value::Null);
+    if let Some(ocr) = &state.lifecycle.ocr {
         endpoints.extend(OCR_ROUTES);
         match ocr.status() {
             OcrStatus::Loading => status = "loading",
@@ -58,12 +58,12 @@ pub async fn health(State(state): State<SharedState>) -> Json<Value> {
         "models_loaded": state.models_loaded(),
         "available_endpoints": endpoints,
         "memory_mb": rss_mb(),
-        "uptime_seconds": state.started.elapsed().as_secs(),
+        "uptime_seconds": state.lifecycle.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
         "models": models,
         "precision": precision,
-        "cpu": {"model": state.cpu.model, "isa": state.cpu.isa.as_str()},
-        "profile": state.profile,
+        "cpu": {"model": state.about.cpu.model, "isa": state.about.cpu.isa.as_str()},
+        "profile": state.about.profile,
         "load_time_ms": load_time_ms,
         "load_error": load_error,
         "workers": workers,

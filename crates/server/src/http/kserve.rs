@@ -2,14 +2,12 @@
 //! readiness, their error shape, request bodies, and running a batch of
 //! images through the worker pool.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -18,13 +16,10 @@ use hub_ocr::sniff_format;
 use serde_json::json;
 use tokio::time::timeout;
 
-use crate::error::{ApiError, ErrorCode};
-use crate::response::OcrResponse;
-use crate::state::{AppState, SharedState};
-
-/// Header naming the service's stable error code (docs/errors.md) next to
-/// the protocols' `{"error": "..."}` body, so a gateway can pass it on.
-pub const ERROR_CODE_HEADER: &str = "x-error-code";
+use crate::state::AppState;
+use crate::wire::ERROR_CODE_HEADER;
+use crate::wire::error::{ApiError, ErrorCode};
+use crate::wire::response::OcrResponse;
 
 /// Base64 as clients send it: standard alphabet, padding optional.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -87,20 +82,9 @@ impl IntoResponse for ProtocolError {
     }
 }
 
-/// Access control for the protocol routes: the policy of the OCR routes,
-/// answered in the protocol's error shape.
-pub async fn guard(
-    State(state): State<SharedState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ProtocolError> {
-    Ok(state.access.admit(peer, request, next).await?)
-}
-
 /// The served model's name, or none when OCR is switched off.
 pub fn served(state: &AppState) -> Option<&str> {
-    state.ocr.as_ref().map(|_| state.model_server.model_name.as_str())
+    state.lifecycle.ocr.as_ref().map(|_| state.about.model_name.as_str())
 }
 
 pub fn check_model(state: &AppState, name: &str) -> Result<(), ProtocolError> {
@@ -114,14 +98,15 @@ pub fn check_ready(state: &AppState) -> Result<(), ProtocolError> {
 
 /// Largest request body: `--max-batch` images of `--max-upload-mb`, in base64.
 pub fn body_limit(state: &AppState) -> usize {
-    state.model_server.max_batch.max(1) * (state.max_upload_bytes / 3 + 1) * 4 + 64 * 1024
+    state.limits.max_batch.max(1) * (state.limits.max_upload_bytes / 3 + 1) * 4 + 64 * 1024
 }
 
 /// Reads the whole body within the upload timeout (408) and size limit (413).
 pub async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ProtocolError> {
     let limit = body_limit(state);
-    let read =
-        timeout(state.body_timeout, Bytes::from_request(request, &())).await.map_err(|_| ApiError::BodyTimeout)?;
+    let read = timeout(state.limits.body_timeout, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?;
     read.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ProtocolError::Api(ApiError::FileTooLarge(limit), None),
         _ => ProtocolError::BadRequest(rejection.body_text()),
@@ -131,8 +116,8 @@ pub async fn read_body(state: &AppState, request: Request) -> Result<Bytes, Prot
 /// Decodes image `index` from base64, refusing it unread if it would be
 /// over the upload limit.
 pub fn decode_base64(state: &AppState, index: usize, text: &str) -> Result<Vec<u8>, ProtocolError> {
-    if text.len() / 4 * 3 > state.max_upload_bytes + 3 {
-        return Err(ProtocolError::Api(ApiError::FileTooLarge(state.max_upload_bytes), Some(index)));
+    if text.len() / 4 * 3 > state.limits.max_upload_bytes + 3 {
+        return Err(ProtocolError::Api(ApiError::FileTooLarge(state.limits.max_upload_bytes), Some(index)));
     }
     BASE64.decode(text).map_err(|e| ProtocolError::BadRequest(format!("image {index} is not valid base64: {e}")))
 }
@@ -142,7 +127,7 @@ pub fn decode_base64(state: &AppState, index: usize, text: &str) -> Result<Vec<u
 /// the other images' queued work is then dropped.
 pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<OcrResponse>, ProtocolError> {
     let pool = &state.loaded()?.pool;
-    let limit = state.model_server.max_batch;
+    let limit = state.limits.max_batch;
     if images.is_empty() {
         return Err(ProtocolError::BadRequest("the request holds no image".into()));
     }
@@ -153,8 +138,8 @@ pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<Ocr
     for (i, image) in images.iter().enumerate() {
         let refused = if image.is_empty() {
             Some(ApiError::EmptyFile)
-        } else if image.len() > state.max_upload_bytes {
-            Some(ApiError::FileTooLarge(state.max_upload_bytes))
+        } else if image.len() > state.limits.max_upload_bytes {
+            Some(ApiError::FileTooLarge(state.limits.max_upload_bytes))
         } else if sniff_format(image).is_none() {
             Some(ApiError::UnsupportedFormat)
         } else {
@@ -172,7 +157,8 @@ pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<Ocr
         .map(|(i, image)| async move { pool.recognize(image).await.map_err(|e| ProtocolError::Api(e, Some(i))) });
     // Dropping the batch on error or timeout closes the other jobs' reply
     // channels, so workers skip whatever is still queued.
-    let done = timeout(state.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
+    let done =
+        timeout(state.limits.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
     for image in &done {
         metrics::histogram!("ocr_processing_seconds").record(image.elapsed.as_secs_f64());
     }

@@ -105,7 +105,7 @@ impl ApiError {
 
     /// Whose fault: the caller's (`invalid_request`) or ours (`server`).
     pub fn kind(&self) -> &'static str {
-        if self.status().is_client_error() { "invalid_request" } else { "server" }
+        kind_of(self.status())
     }
 
     pub fn message(&self) -> String {
@@ -160,11 +160,21 @@ impl From<OcrError> for ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorCode(pub &'static str);
 
+/// The contract's envelope, `{"error": {"code", "type", "message"}}`, with
+/// its status; the one place it is written (the gateway's upstream errors
+/// use it too). `type` follows the status: `invalid_request` for 4xx.
+pub fn envelope(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"error": {"code": code, "type": kind_of(status), "message": message}}))).into_response()
+}
+
+/// The contract's `type`: whose fault the error is.
+fn kind_of(status: StatusCode) -> &'static str {
+    if status.is_client_error() { "invalid_request" } else { "server" }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let body = json!({"error": {"code": self.code(), "type": self.kind(), "message": self.message()}});
-        let mut response = (status, Json(body)).into_response();
+        let mut response = envelope(self.status(), self.code(), &self.message());
         response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         match self {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::cli::BenchArgs;
+use crate::config::BenchArgs;
 use crate::memory::{peak_rss_mb, rss_mb};
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {

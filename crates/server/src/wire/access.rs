@@ -8,15 +8,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use crate::cli::AccessArgs;
-use crate::error::ApiError;
-use crate::state::SharedState;
+use super::error::ApiError;
+use crate::config::AccessArgs;
 
 pub struct AccessPolicy {
     /// Empty: every address may call.
@@ -51,13 +52,6 @@ impl AccessPolicy {
         format!("access control: client IPs {ips}, API keys {keys}, rate limit {rate}, /metrics {metrics}")
     }
 
-    /// Runs the request when the policy lets it through: the body of every
-    /// access middleware (the service's, the KServe routes', the gateway's).
-    pub async fn admit(&self, peer: SocketAddr, request: Request, next: Next) -> Result<Response, ApiError> {
-        self.check(peer.ip(), request.headers())?;
-        Ok(next.run(request).await)
-    }
-
     pub fn check(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), ApiError> {
         let peer = canonical(peer);
         if !self.allowed.is_empty() && !self.allowed.iter().any(|c| c.contains(peer)) {
@@ -80,14 +74,18 @@ impl AccessPolicy {
     }
 }
 
-/// Middleware for the inference routes.
-pub async fn guard(
-    State(state): State<SharedState>,
+/// Middleware: the request runs only when `policy` lets it through; a
+/// refusal leaves in the error shape `E` of the routes it guards (the
+/// service's contract, or the KServe protocols'). One guard for every
+/// surface: the service's routes, the KServe routes, the gateway's.
+pub async fn guard<E: From<ApiError> + IntoResponse>(
+    State(policy): State<Arc<AccessPolicy>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    state.access.admit(peer, request, next).await
+) -> Result<Response, E> {
+    policy.check(peer.ip(), request.headers())?;
+    Ok(next.run(request).await)
 }
 
 /// `Authorization: Bearer <key>` or `X-API-Key: <key>`.

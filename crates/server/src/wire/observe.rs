@@ -1,16 +1,47 @@
-//! Middleware that every request passes through: a request id on its log
-//! lines and its answer, and the HTTP metrics.
+//! Middleware that every request of every surface passes through: a
+//! request id on its log lines and its answer, the HTTP metrics, a header
+//! size limit, and the JSON answers for unknown routes.
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use metrics::{counter, gauge, histogram};
 use tracing::Instrument;
 
-use crate::error::ErrorCode;
+use super::error::{ApiError, ErrorCode};
+use tower_http::trace::TraceLayer;
+
+/// Header bytes a request may carry (431 above): no client of this API needs
+/// more, and hyper's own limit is far larger.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Wraps a surface's routes (their state already given) in what every
+/// request passes: 404/405 in the error contract, the HTTP metrics, the
+/// header limit, tracing, and (outermost) the request id, so every answer,
+/// even a refused one, carries it.
+pub fn layers(routes: Router) -> Router {
+    routes
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn(limit_headers))
+        // 503s while loading are expected and 5xx are logged where they
+        // happen, so the trace layer reports no "failures" itself.
+        .layer(TraceLayer::new_for_http().on_failure(()))
+        .layer(middleware::from_fn(request_id))
+}
+
+async fn limit_headers(request: Request, next: Next) -> Response {
+    let size: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    next.run(request).await
+}
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -20,7 +51,7 @@ const MAX_ID_LEN: usize = 128;
 /// Gives the request an id (the client's `x-request-id` when it is sane,
 /// else a new UUID), runs it inside a span that carries the id, so every log
 /// line of the request shows it, and echoes the id in the answer.
-pub async fn request_id(mut request: Request, next: Next) -> Response {
+async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -45,7 +76,7 @@ fn is_sane(id: &str) -> bool {
 
 /// Counts and times every request by route template (not the raw path, so
 /// unknown paths cannot blow up the series count), method and status.
-pub async fn track(request: Request, next: Next) -> Response {
+async fn track(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().as_str().to_owned();
     let started = Instant::now();

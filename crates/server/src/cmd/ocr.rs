@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::cli::{EngineArgs, OcrArgs};
-use crate::response::OcrResponse;
+use crate::config::OcrArgs;
+use crate::wire::response::OcrResponse;
 
 pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let (engine, _) = args.engine.load_engine().context("loading models")?;
@@ -53,20 +53,4 @@ fn recognize_file(engine: &hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<Oc
     let started = Instant::now();
     let lines = engine.read_bytes(&bytes)?;
     Ok(OcrResponse::new(lines, started.elapsed()))
-}
-
-/// `inference-hub models`: where everything is, and whether it loads.
-pub fn check_models(engine: &EngineArgs) -> anyhow::Result<()> {
-    let files = engine.model_files(engine.precision());
-    println!("CPU:          {}", hub_ocr::CpuInfo::detect());
-    println!("ONNX Runtime: {}", engine.ort_lib().display());
-    for path in [&files.detector, &files.recognizer, &files.classifier] {
-        let size = std::fs::metadata(path).map(|m| format!("{:.1} MB", m.len() as f64 / 1e6));
-        println!("model:        {} ({})", path.display(), size.unwrap_or_else(|_| "missing".into()));
-    }
-    let started = Instant::now();
-    let (_, precision) = engine.load_engine().context("loading models")?;
-    println!("loaded in {} ms", started.elapsed().as_millis());
-    println!("precision:    {precision}");
-    Ok(())
 }

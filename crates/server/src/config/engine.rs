@@ -1,10 +1,10 @@
-//! Command line and environment configuration. Every flag has an
-//! environment variable, so containers and systemd units configure by env.
+//! The engine's configuration: the speed/accuracy profiles, where the
+//! models and ONNX Runtime are, and loading the engine every worker shares.
 
 use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 use hub_ocr::{
     Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, Precision, PrecisionReport,
     ProbePolicy, RecOptions, RuntimeOptions, SessionOptions, init_runtime, load_checked,
@@ -13,23 +13,7 @@ use hub_ocr::{
 /// The ONNX Runtime version `make setup` installs: the repository's
 /// `ORT_VERSION` file is its one source (`tests/ort_version.rs` checks the
 /// places that cannot read it).
-const ORT_VERSION: &str = include_str!("../../../ORT_VERSION").trim_ascii();
-
-#[derive(Debug, Parser)]
-#[command(name = "inference-hub", version, about = "Receipt and document OCR service (PP-OCR on ONNX Runtime)")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-    /// Log format.
-    #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text", global = true)]
-    pub log_format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+const ORT_VERSION: &str = include_str!("../../../../ORT_VERSION").trim_ascii();
 
 /// Speed/accuracy presets; `--precision`, `--alphabet` and `--det-max-side` override their parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,182 +56,6 @@ impl Profile {
             Profile::Fast => 736,
         }
     }
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the HTTP service (all-in-one: API and model workers).
-    Serve(ServeArgs),
-    /// Take uploads and forward them to a model server (KServe V1 or V2); loads no models.
-    Gateway(GatewayArgs),
-    /// OCR image files once and print the lines.
-    Ocr(OcrArgs),
-    /// Check the model files and ONNX Runtime, load them and report.
-    Models(EngineArgs),
-    /// Time the pipeline on image files: latency, load time, memory.
-    Bench(BenchArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Image files to run, in order.
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Passes over all files.
-    #[arg(long, default_value_t = 1)]
-    pub rounds: usize,
-    /// Untimed images first (allocators and caches warm up).
-    #[arg(long, default_value_t = 3)]
-    pub warmup: usize,
-    /// Print one JSON object instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
-    pub host: String,
-    /// Port to listen on.
-    #[arg(long, env = "HUB_PORT", default_value_t = 8100)]
-    pub port: u16,
-    /// Largest accepted upload, in MiB.
-    #[arg(long, env = "HUB_MAX_UPLOAD_MB", default_value_t = 10)]
-    pub max_upload_mb: usize,
-    /// Requests that may wait for a worker; more are refused with 429.
-    #[arg(long, env = "HUB_QUEUE_SIZE", default_value_t = 32)]
-    pub queue_size: usize,
-    /// After SIGTERM/SIGINT, seconds to let accepted requests finish before exiting anyway.
-    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
-    pub shutdown_grace_secs: u64,
-    /// Seconds between "Memory usage" log lines (0: never).
-    #[arg(long, env = "HUB_MEMORY_LOG_SECS", default_value_t = 60)]
-    pub memory_log_secs: u64,
-    /// Serve OCR (the hub's deployment flag).
-    #[arg(long, env = "AI_ENABLE_OCR", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub enable_ocr: bool,
-    /// Speech-to-text; not part of this build, accepted for compatibility.
-    #[arg(long, env = "AI_ENABLE_STT", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub enable_stt: bool,
-    /// Text-to-speech; not part of this build, accepted for compatibility.
-    #[arg(long, env = "AI_ENABLE_TTS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub enable_tts: bool,
-    /// Seconds a request may wait for and run inference once uploaded; past
-    /// it the client gets 504 and its queued work is dropped.
-    #[arg(long, env = "HUB_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
-    pub request_timeout_secs: u64,
-    /// Seconds a client may take to send its upload before a 408.
-    #[arg(long, env = "HUB_BODY_TIMEOUT_SECS", default_value_t = 30)]
-    pub body_timeout_secs: u64,
-    #[command(flatten)]
-    pub model_server: ModelServerArgs,
-    #[command(flatten)]
-    pub access: AccessArgs,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-}
-
-/// The KServe V1 and Open Inference Protocol V2 routes (docs/kserve.md).
-#[derive(Debug, Clone, Args)]
-pub struct ModelServerArgs {
-    /// Model name in the /v1/models and /v2/models routes.
-    #[arg(long, env = "HUB_MODEL_NAME", default_value = "ocr")]
-    pub model_name: String,
-    /// Most images in one predict/infer request; each may be --max-upload-mb.
-    #[arg(long, env = "HUB_MAX_BATCH", default_value_t = 8)]
-    pub max_batch: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Protocol {
-    /// KServe V1: `POST /v1/models/NAME:predict`.
-    V1,
-    /// Open Inference Protocol (KServe V2): `POST /v2/models/NAME/infer`.
-    V2,
-}
-
-#[derive(Debug, Args)]
-pub struct GatewayArgs {
-    /// Address to listen on.
-    #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
-    pub host: String,
-    /// Port to listen on.
-    #[arg(long, env = "HUB_PORT", default_value_t = 8001)]
-    pub port: u16,
-    /// Model server base URL, e.g. `http://ocr-predictor.ns.svc.cluster.local`.
-    #[arg(long, env = "HUB_UPSTREAM")]
-    pub upstream: String,
-    /// Protocol spoken to the model server.
-    #[arg(long, env = "HUB_UPSTREAM_PROTOCOL", value_enum, default_value = "v2")]
-    pub protocol: Protocol,
-    /// Model name on the model server.
-    #[arg(long, env = "HUB_MODEL_NAME", default_value = "ocr")]
-    pub model_name: String,
-    /// API key sent to the model server as `X-API-Key`, if it wants one.
-    #[arg(long, env = "HUB_UPSTREAM_API_KEY", hide_env_values = true)]
-    pub upstream_api_key: Option<String>,
-    /// Seconds the model server may take to answer one request (504 past it).
-    #[arg(long, env = "HUB_UPSTREAM_TIMEOUT_SECS", default_value_t = 75)]
-    pub upstream_timeout_secs: u64,
-    /// Extra attempts when the model server cannot be connected to (never
-    /// after a request reached it), with doubling back-off from 100 ms.
-    #[arg(long, env = "HUB_UPSTREAM_RETRIES", default_value_t = 2)]
-    pub upstream_retries: u32,
-    /// Largest accepted upload, in MiB, checked before anything is forwarded.
-    #[arg(long, env = "HUB_MAX_UPLOAD_MB", default_value_t = 10)]
-    pub max_upload_mb: usize,
-    /// Seconds a client may take to send its upload before a 408.
-    #[arg(long, env = "HUB_BODY_TIMEOUT_SECS", default_value_t = 30)]
-    pub body_timeout_secs: u64,
-    /// After SIGTERM/SIGINT, seconds to let accepted requests finish.
-    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
-    pub shutdown_grace_secs: u64,
-    #[command(flatten)]
-    pub access: AccessArgs,
-}
-
-/// Access control for the inference routes; all off by default.
-#[derive(Debug, Clone, Args)]
-pub struct AccessArgs {
-    /// API keys, comma-separated; callers send `Authorization: Bearer KEY` or
-    /// `X-API-Key: KEY`. Prefer the environment or a file: flags show in `ps`.
-    #[arg(long, env = "HUB_API_KEYS", value_delimiter = ',', hide_env_values = true)]
-    pub api_keys: Vec<String>,
-    /// File with one API key per line (`#` comments), e.g. a mounted secret.
-    #[arg(long, env = "HUB_API_KEYS_FILE")]
-    pub api_keys_file: Option<PathBuf>,
-    /// Client addresses allowed to call, comma-separated IPs or CIDR blocks
-    /// (e.g. `10.0.4.17,192.168.0.0/24`); others get 403.
-    #[arg(long, env = "HUB_ALLOW_IPS", value_delimiter = ',')]
-    pub allow_ips: Vec<String>,
-    /// Requests a minute per client (API key, or IP without keys); 0: no limit.
-    #[arg(long, env = "HUB_RATE_LIMIT", default_value_t = 0)]
-    pub rate_limit: u32,
-    /// Requests a client may send at once before the rate applies [default: the rate].
-    #[arg(long, env = "HUB_RATE_BURST", default_value_t = 0)]
-    pub rate_burst: u32,
-    /// Put `/metrics` behind this access policy too; by default it is open,
-    /// like the probes, for the Prometheus scraper.
-    #[arg(long, env = "HUB_PROTECT_METRICS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub protect_metrics: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct OcrArgs {
-    /// Image files (JPEG, PNG, WEBP, BMP).
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Print the service's JSON response per file, one per line.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write `<name>.json` per image into this folder.
-    #[arg(long)]
-    pub out_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,7 +11,7 @@ use crossbeam_channel::{Sender, TrySendError, bounded};
 use hub_ocr::{OcrEngine, TextLine};
 use tokio::sync::oneshot;
 
-use crate::error::ApiError;
+use crate::wire::error::ApiError;
 
 /// The outcome of one image.
 pub struct Recognized {
@@ -28,12 +28,12 @@ struct Job {
 }
 
 /// A fixed set of workers behind a bounded queue.
-pub struct OcrPool {
+pub struct Workers {
     jobs: Sender<Job>,
     workers: usize,
 }
 
-impl OcrPool {
+impl Workers {
     /// Starts `workers` threads over `engine`; at most `queue` jobs wait.
     pub fn start(engine: Arc<OcrEngine>, workers: usize, queue: usize) -> std::io::Result<Self> {
         let (jobs, inbox) = bounded::<Job>(queue.max(1));

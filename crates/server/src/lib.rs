@@ -1,0 +1,50 @@
+//! `inference-hub`: the receipt OCR service and its command line. Modules,
+//! lowest first (each imports only from the ones above it):
+//!
+//! | module    | role                                                              |
+//! |-----------|-------------------------------------------------------------------|
+//! | `config`  | flags and environment → configuration; engine profiles, loading   |
+//! | `memory`  | RSS readings, allocator settings                                  |
+//! | `wire`    | what every HTTP surface speaks: errors, OCR response, uploads,    |
+//! |           | access guard, request id and HTTP metrics, serve loop, recorder   |
+//! | `workers` | inference threads that share the engine, bounded queue            |
+//! | `state`   | what the service's handlers share: limits, identity, lifecycle    |
+//! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
+//! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
+//! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
+//! | `serve`   | `serve`: bind, background model load, shutdown                    |
+//! | `gateway` | `gateway`: uploads forwarded to a KServe model server             |
+//! | `cmd`     | `ocr`, `models` and `bench`: the pipeline without a server        |
+//!
+//! The pipeline itself lives in the `hub-ocr` crate. The binary
+//! (`main.rs`) parses the command line and calls [`run`]; tests drive
+//! [`router`] in process over a [`state::AppState`].
+
+mod cmd;
+pub mod config;
+mod gateway;
+mod http;
+mod memory;
+mod metrics;
+mod notify;
+mod serve;
+pub mod state;
+pub mod wire;
+pub mod workers;
+
+pub use http::router;
+pub use memory::tune_allocator;
+
+use config::Command;
+
+/// Runs one subcommand to its end.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    match command {
+        Command::Serve(args) => runtime()?.block_on(serve::run(args)),
+        Command::Gateway(args) => runtime()?.block_on(gateway::run(args)),
+        Command::Ocr(args) => cmd::ocr::run(args),
+        Command::Models(args) => cmd::models::run(&args),
+        Command::Bench(args) => cmd::bench::run(args),
+    }
+}

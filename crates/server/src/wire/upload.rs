@@ -1,0 +1,69 @@
+//! Reading an uploaded image from a multipart form, with the checks both
+//! the service and the gateway make before anything runs: one image part,
+//! within the size limit, a supported format whose declared type agrees.
+
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::http::StatusCode;
+use hub_ocr::sniff_format;
+
+use super::error::ApiError;
+
+/// Form fields that carry the image.
+const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
+
+/// The single image part of the form; other text fields are ignored.
+pub async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut image: Option<Vec<u8>> = None;
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, limit))? {
+        if !field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) {
+            continue;
+        }
+        if image.is_some() {
+            return Err(ApiError::BadMultipart("send one image per request".into()));
+        }
+        let declared = field.content_type().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        if bytes.len() > limit {
+            return Err(ApiError::FileTooLarge(limit));
+        }
+        if !bytes.is_empty() {
+            check_type(declared.as_deref(), &bytes)?;
+        }
+        image = Some(bytes.to_vec());
+    }
+    match image {
+        None => Err(ApiError::MissingFile),
+        Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// The bytes must be a supported image, and a declared Content-Type must not
+/// name another format (a renamed or disguised file is refused, not guessed).
+fn check_type(declared: Option<&str>, bytes: &[u8]) -> Result<(), ApiError> {
+    let format = sniff_format(bytes).ok_or(ApiError::UnsupportedFormat)?;
+    let actual = format.to_mime_type();
+    let Some(declared) = declared else { return Ok(()) };
+    let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let agrees = match essence.as_str() {
+        // Clients that do not know the type send these.
+        "" | "application/octet-stream" | "binary/octet-stream" => true,
+        "image/jpg" | "image/pjpeg" => actual == "image/jpeg",
+        "image/x-png" => actual == "image/png",
+        "image/x-bmp" | "image/x-ms-bmp" => actual == "image/bmp",
+        other => other == actual,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(ApiError::ContentTypeMismatch { declared: declared.chars().take(100).collect(), actual })
+    }
+}
+
+fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::FileTooLarge(limit)
+    } else {
+        ApiError::BadMultipart(err.body_text())
+    }
+}
