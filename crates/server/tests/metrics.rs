@@ -1,16 +1,19 @@
 //! `/metrics` against the real tools: Prometheus scrapes the running
 //! service and sees the OCR counters move after real OCR requests, promtool
 //! accepts the exposition, and every Grafana panel query runs on the scraped
-//! data. Also the request id, and the switch that guards `/metrics`.
+//! data; KServe protocol errors are counted too. Also the request id on the
+//! log lines, and the switch that guards `/metrics`. (Request ids on the
+//! answers are checked in process: `tests/in_process/request_ids.rs`.)
 
 mod common;
 
 use std::collections::BTreeSet;
 
+use common::kserve::{assert_protocol_error, post_json};
 use common::prometheus::{Prometheus, exposed, promtool_check, sample_value};
 use common::{Server, assert_error, file_form, png_form, receipt_png, workspace_root};
 use reqwest::header::CONTENT_TYPE;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
@@ -105,6 +108,18 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
         assert!(named.contains(needed), "no panel uses {needed}: {named:?}");
     }
 
+    // KServe protocol errors are counted by code, as the service's own are.
+    let reply = server.post_raw("/v2/models/ocr/infer", "application/json", b"{not json".to_vec()).await;
+    assert_protocol_error(&reply, 400, "bad_request", "not valid");
+    let reply = post_json(&server, "/v2/models/other/infer", &json!({"inputs": []})).await;
+    assert_protocol_error(&reply, 404, "model_not_found", "`other`");
+    let (_, _, scrape) = server.get_text("/metrics", &[]).await;
+    for code in ["bad_request", "model_not_found"] {
+        let counted =
+            scrape.lines().any(|l| l.starts_with("request_errors_total{") && l.contains(&format!("code=\"{code}\"")));
+        assert!(counted, "protocol error {code} not in request_errors_total");
+    }
+
     // The request id is on the request's log lines; recognised text is not.
     let logs = server.wait_for_log("OCR processing time", 2);
     let line = logs.lines().find(|l| l.contains("receipt-42")).unwrap_or_else(|| panic!("no receipt-42 line:\n{logs}"));
@@ -159,26 +174,6 @@ fn promql_metric_names_are_found() {
     assert_eq!(metric_names(expr), ["ocr_inference_stage_seconds_bucket"]);
     let ratio = r#"sum(rate(a_total{outcome="error"}[5m])) / sum(rate(b_total[5m]))"#;
     assert_eq!(metric_names(ratio), ["a_total", "b_total"]);
-}
-
-/// Every answer carries an `x-request-id`: the client's when it is sane,
-/// a fresh UUID otherwise.
-#[tokio::test]
-async fn request_ids_are_echoed_or_generated() {
-    let server = Server::start_with_env(&[], &[("AI_ENABLE_OCR", "0")]);
-    let (_, headers, _) = server.get_text("/live", &[]).await;
-    let generated = headers["x-request-id"].to_str().unwrap().to_owned();
-    assert_eq!(generated.len(), 36, "a UUID: {generated}");
-    let (_, again, _) = server.get_text("/live", &[]).await;
-    assert_ne!(again["x-request-id"], generated.as_str(), "ids are per request");
-
-    let (_, kept, _) = server.get_text("/live", &[("x-request-id", "odoo-7f3a.1")]).await;
-    assert_eq!(kept["x-request-id"], "odoo-7f3a.1");
-    let (_, replaced, _) = server.get_text("/ready", &[("x-request-id", "two words")]).await;
-    assert_eq!(replaced["x-request-id"].len(), 36, "{replaced:?}");
-    // Error answers too.
-    let (status, missing, _) = server.get_text("/nope", &[("x-request-id", "abc")]).await;
-    assert_eq!((status, missing["x-request-id"].to_str().unwrap()), (404, "abc"));
 }
 
 /// `/metrics` is open by default, like the probes, even with API keys set;

@@ -1,11 +1,14 @@
 //! End-to-end OCR: a receipt rendered in memory with known text goes through
-//! the real models on every route and in PNG and JPEG; the words must come
-//! back in the right places, and none of them may reach the logs.
+//! the real models on every route (the upload routes and a KServe V1 batch)
+//! and in PNG and JPEG; the words must come back in the right places, and
+//! none of them may reach the logs.
 
 mod common;
 
+use common::kserve::{b64, lines_of, post_json};
 use common::{Server, assert_reads, encode, png_form, receipt};
 use image::ImageFormat;
+use serde_json::json;
 
 #[tokio::test]
 async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
@@ -24,15 +27,17 @@ async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
     let cases = [
         ("/v1/ocr/receipt", png_form("file", &png)),
         ("/v1/ocr/receipt", common::file_form("file", jpeg.clone(), "receipt.jpg", "image/jpeg")),
-        ("/v1/ocr/receipt", common::file_form("file", jpeg, "upload.bin", "application/octet-stream")),
+        ("/v1/ocr/receipt", common::file_form("file", jpeg.clone(), "upload.bin", "application/octet-stream")),
         ("/v1/ocr", png_form("image_file", &png)),
         ("/v1/parse", png_form("image_file", &png)),
     ];
     let requests = cases.len() + 1;
+    let mut answers = Vec::new();
     for (route, form) in cases {
         let reply = server.post_form(route, form).await;
         assert_eq!(reply.status, 200, "{route}: {}", reply.json);
         assert_reads(&reply.json, &rendered);
+        answers.push(reply.json);
     }
 
     // A blank page is a valid image without text: 200 and no lines, not an error.
@@ -41,6 +46,23 @@ async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
     assert_eq!(reply.status, 200, "{}", reply.json);
     assert!(common::check_ocr_body(&reply.json).is_empty(), "a blank page has no text: {}", reply.json);
     assert_eq!(reply.json["avg_confidence"], 0.0);
+
+    // KServe V1 (`{"instances": [{"image": {"b64": ...}}]}`): a batch of both
+    // encodings, each read as the service's own route reads it.
+    let instances = json!({"instances": [{"image": {"b64": b64(&png)}}, {"image": {"b64": b64(&jpeg)}}]});
+    let reply = post_json(&server, "/v1/models/ocr:predict", &instances).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let predictions = reply.json["predictions"].as_array().expect("predictions");
+    assert_eq!(predictions.len(), 2, "one prediction per instance");
+    for prediction in predictions {
+        assert_reads(prediction, &rendered);
+    }
+    assert_eq!(lines_of(&predictions[0]), lines_of(&answers[0]), "V1 and the upload route differ");
+    // Each image of a batch counts in the worker-time histogram, as an
+    // upload does: the uploads and the blank page above, and these two.
+    let (_, _, exposition) = server.get_text("/metrics", &[]).await;
+    let count = format!("ocr_processing_seconds_count {}", requests + 2);
+    assert!(exposition.lines().any(|l| l == count), "no `{count}` in:\n{exposition}");
 
     // One timing line per request, and no recognised word anywhere in the
     // log. (Digits are not checked: timestamps can contain "12.50".)

@@ -1,12 +1,12 @@
-//! Liveness, readiness and health across the model lifecycle: loading,
-//! loaded, failed to load, and OCR switched off. Each test boots its own
-//! server because each needs a different configuration.
+//! Liveness, readiness and health across the real model load: loading,
+//! then loaded (int8 checked by the start-up probe), or fp32 when the int8
+//! models misread it. Each test boots its own server because each needs a
+//! different configuration. A failed load and OCR switched off are checked
+//! in process: `tests/in_process/probes.rs`.
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{LOAD_TIMEOUT, Server, assert_error, png_form, receipt_png};
+use common::{Server, png_form, receipt_png};
 use serde_json::json;
 
 /// The normal start: alive at once, not ready while models load, then ready
@@ -86,65 +86,4 @@ async fn int8_models_that_misread_the_probe_are_replaced_by_fp32() {
     assert_eq!(texts, ["TOTAL 12.50", "CASH 20.00", "THANK YOU"]);
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// Missing models: the process stays up and says why, but never turns ready
-/// and refuses inference with 503.
-#[tokio::test]
-async fn failed_model_load_is_reported_and_never_ready() {
-    let server = Server::start(&["--model-dir", "/nonexistent"]);
-    let live = server.get("/live").await;
-    assert_eq!((live.status, &live.json), (200, &json!({"status": "alive"})));
-
-    // Wait for the background load to give up.
-    let deadline = Instant::now() + LOAD_TIMEOUT;
-    let health = loop {
-        let health = server.get("/health").await;
-        assert_eq!(health.status, 200, "/health always answers 200 with a status field");
-        if health.json["status"] != "loading" {
-            break health.json;
-        }
-        assert!(Instant::now() < deadline, "still loading after {LOAD_TIMEOUT:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
-    assert_eq!(health["status"], "unhealthy", "{health}");
-    assert_eq!(health["models_loaded"], false, "{health}");
-    let why = health["load_error"].as_str().expect("load_error is a string");
-    assert!(why.contains("/nonexistent/") && why.contains(".onnx"), "load_error must name the missing file: {why}");
-
-    // Not ready now, and still not ready a second later: a failed load is final.
-    for pause in [0, 1000] {
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let ready = server.get("/ready").await;
-        assert_eq!((ready.status, &ready.json), (503, &json!({"ready": false, "models_loaded": false})));
-    }
-
-    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &receipt_png())).await;
-    assert_error(&reply, 503, "models_unavailable");
-    let message = reply.json["error"]["message"].as_str().unwrap();
-    assert!(message.contains("/nonexistent/"), "the 503 should say what is missing: {message}");
-}
-
-/// AI_ENABLE_OCR=0: nothing to load, so ready at once, and the OCR routes
-/// answer 404 capability_disabled instead of trying inference.
-#[tokio::test]
-async fn disabled_ocr_is_ready_without_models() {
-    let server = Server::start_with_env(&[], &[("AI_ENABLE_OCR", "0")]);
-
-    let ready = server.get("/ready").await;
-    assert_eq!((ready.status, &ready.json), (200, &json!({"ready": true, "models_loaded": true})));
-
-    let health = server.get("/health").await;
-    assert_eq!(health.status, 200);
-    assert_eq!(health.json["status"], "healthy", "{}", health.json);
-    assert_eq!(health.json["available_endpoints"], json!(["/live", "/ready", "/health"]), "{}", health.json);
-    assert_eq!(health.json["models"], json!([]), "{}", health.json);
-
-    let png = receipt_png();
-    for route in ["/v1/ocr", "/v1/ocr/receipt", "/v1/parse"] {
-        let reply = server.post_form(route, png_form("image_file", &png)).await;
-        assert_error(&reply, 404, "capability_disabled");
-    }
-    let logs = server.wait_for_log("OCR disabled", 1);
-    assert!(!logs.contains("Loading PaddleOCR models"), "no models may load when OCR is off:\n{logs}");
 }

@@ -95,17 +95,19 @@ async fn failed_load_under_systemd_exits_without_ready() {
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(1));
 }
 
-/// With OCR off there is nothing to load: READY=1 right after listening, and
-/// no watchdog pings unless systemd asks for them.
+/// With OCR off there is nothing to load: no model is loaded, READY=1 comes
+/// right after listening, and no watchdog pings unless systemd asks for them.
 #[tokio::test]
 async fn ready_at_once_without_ocr_and_no_unrequested_watchdog() {
     let notify = NotifySocket::bind();
-    let _server = Server::start_with_env(&[], &[("NOTIFY_SOCKET", notify.path()), ("AI_ENABLE_OCR", "0")]);
+    let server = Server::start_with_env(&[], &[("NOTIFY_SOCKET", notify.path()), ("AI_ENABLE_OCR", "0")]);
     let messages = notify.until("READY=1", Duration::from_secs(5));
     assert_eq!(messages.len(), 1, "{messages:?}");
     notify.socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let mut buf = [0u8; 256];
     assert!(notify.socket.recv(&mut buf).is_err(), "unexpected: {}", String::from_utf8_lossy(&buf));
+    let logs = server.wait_for_log("OCR disabled", 1);
+    assert!(!logs.contains("Loading PaddleOCR models"), "no models may load when OCR is off:\n{logs}");
 }
 
 /// The unit as shipped: its settings, and `systemd-analyze verify` clean.

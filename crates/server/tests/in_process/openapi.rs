@@ -1,14 +1,12 @@
-//! `/openapi.json` describes the routes the server really has, and `/docs`
+//! `/openapi.json` describes the routes the service really has, and `/docs`
 //! is a Swagger UI page whose every asset comes from the binary itself.
 
-mod common;
-
-use common::Server;
+use crate::harness::App;
 
 #[tokio::test]
 async fn openapi_lists_the_served_routes_and_docs_work_offline() {
-    let server = Server::start_with_env(&[], &[("AI_ENABLE_OCR", "0")]);
-    let spec = server.get("/openapi.json").await;
+    let app = App::loading(&["--enable-ocr", "0"]);
+    let spec = app.get("/openapi.json").await;
     assert_eq!(spec.status, 200);
     let paths = spec.json["paths"].as_object().expect("paths");
     assert!(paths.len() >= 16, "{paths:?}");
@@ -20,7 +18,7 @@ async fn openapi_lists_the_served_routes_and_docs_work_offline() {
         let path = path.replace("{name}", "ocr");
         let protocol = path.starts_with("/v1/models") || path.starts_with("/v2");
         if item.get("get").is_some() {
-            let (status, _, body) = server.get_text(&path, &[]).await;
+            let (status, _, body) = app.get_text(&path, &[]).await;
             if protocol {
                 assert!(status != 405 && !body.contains("\"not_found\""), "GET {path}: {status} {body}");
             } else {
@@ -28,7 +26,7 @@ async fn openapi_lists_the_served_routes_and_docs_work_offline() {
             }
         }
         if item.get("post").is_some() {
-            let reply = server.post_raw(&path, "multipart/form-data; boundary=x", b"--x--\r\n".to_vec()).await;
+            let reply = app.post_raw(&path, "multipart/form-data; boundary=x", b"--x--\r\n".to_vec()).await;
             if protocol {
                 assert!(
                     reply.status != 405 && reply.json["error"]["code"] != "not_found",
@@ -43,10 +41,9 @@ async fn openapi_lists_the_served_routes_and_docs_work_offline() {
 
     // /docs redirects to the page; the page loads only relative assets,
     // all served here, and points Swagger UI at /openapi.json.
-    let no_redirects = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build();
-    let redirect = no_redirects.unwrap().get(server.url("/docs")).send().await.unwrap();
-    assert_eq!((redirect.status().as_u16(), redirect.headers()["location"].to_str().unwrap()), (303, "/docs/"));
-    let (status, _, page) = server.get_text("/docs/", &[]).await;
+    let (status, headers, _) = app.get_text("/docs", &[]).await;
+    assert_eq!((status, headers["location"].to_str().unwrap()), (303, "/docs/"));
+    let (status, _, page) = app.get_text("/docs/", &[]).await;
     assert_eq!(status, 200);
     let assets: Vec<&str> = ["src=\"", "href=\""]
         .iter()
@@ -55,11 +52,11 @@ async fn openapi_lists_the_served_routes_and_docs_work_offline() {
     assert!(assets.len() >= 4, "{assets:?}");
     for asset in &assets {
         assert!(!asset.contains("//"), "{asset} is not served by the binary");
-        let (status, _, body) = server.get_text(&format!("/docs/{}", asset.trim_start_matches("./")), &[]).await;
+        let (status, _, body) = app.get_text(&format!("/docs/{}", asset.trim_start_matches("./")), &[]).await;
         assert_eq!(status, 200, "{asset}");
         assert!(!body.is_empty(), "{asset}");
     }
-    let (_, _, init) = server.get_text("/docs/swagger-initializer.js", &[]).await;
+    let (_, _, init) = app.get_text("/docs/swagger-initializer.js", &[]).await;
     assert!(init.contains("\"url\": \"/openapi.json\""), "{init}");
     assert!(init.contains("\"validatorUrl\": \"none\""), "no online validator: {init}");
 }

@@ -1,44 +1,44 @@
-//! KServe V1 on a real server, in the request shape KServe documents for
-//! binary inputs (`{"instances": [{"image": {"b64": "..."}}]}`), over plain HTTP.
+//! KServe V1 in the request shape KServe documents for binary inputs
+//! (`{"instances": [{"image": {"b64": "..."}}]}`): the model list, its
+//! readiness across the load, a batch, and the protocol's errors. The real
+//! models reading a V1 batch, and the batch counted in the metrics, are in
+//! `tests/ocr.rs`.
 
-mod common;
-
-use common::kserve::{assert_protocol_error, b64, lines_of, post_json};
-use common::{Server, assert_reads, encode, png_form, receipt};
 use image::ImageFormat;
 use serde_json::json;
 
+use crate::common::encode;
+use crate::common::kserve::{assert_protocol_error, b64, lines_of};
+use crate::common::receipt;
+use crate::harness::{App, FAKE_TEXTS, Form, texts};
+
 #[tokio::test]
 async fn v1_lists_the_model_reports_readiness_and_predicts_a_batch() {
-    let server = Server::start(&["--model-name", "receipts"]);
-    let list = server.get("/v1/models").await;
+    let app = App::loading(&["--model-name", "receipts"]);
+    let list = app.get("/v1/models").await;
     assert_eq!((list.status, &list.json), (200, &json!({"models": ["receipts"]})));
     // KServe's readiness route for V1: 503 until the models are loaded.
-    let status = server.get("/v1/models/receipts").await;
+    let status = app.get("/v1/models/receipts").await;
     assert_eq!((status.status, &status.json), (503, &json!({"name": "receipts", "ready": false})));
-    server.wait_ready().await;
-    let status = server.get("/v1/models/receipts").await;
+    app.load_fakes();
+    let status = app.get("/v1/models/receipts").await;
     assert_eq!((status.status, &status.json), (200, &json!({"name": "receipts", "ready": true})));
-    assert_protocol_error(&server.get("/v1/models/ocr").await, 404, "model_not_found", "`ocr`");
+    assert_protocol_error(&app.get("/v1/models/ocr").await, 404, "model_not_found", "`ocr`");
 
     let rendered = receipt();
     let png = encode(&rendered.image, ImageFormat::Png);
     let jpeg = encode(&rendered.image, ImageFormat::Jpeg);
     let instances = json!({"instances": [{"image": {"b64": b64(&png)}}, {"image": {"b64": b64(&jpeg)}}]});
-    let reply = post_json(&server, "/v1/models/receipts:predict", &instances).await;
+    let reply = app.post_json("/v1/models/receipts:predict", &instances).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     let predictions = reply.json["predictions"].as_array().expect("predictions");
     assert_eq!(predictions.len(), 2, "one prediction per instance");
     for prediction in predictions {
-        assert_reads(prediction, &rendered);
+        assert_eq!(texts(prediction), FAKE_TEXTS, "{prediction}");
     }
     // The same body as the service's own route.
-    let direct = server.post_form("/v1/ocr/receipt", png_form("file", &png)).await;
+    let direct = app.post_form("/v1/ocr/receipt", Form::png("file", &png)).await;
     assert_eq!(lines_of(&predictions[0]), lines_of(&direct.json));
-    // Each image of a batch counts in the worker-time histogram, as an upload does.
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let exposition = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(exposition.lines().any(|l| l == "ocr_processing_seconds_count 3"), "{exposition}");
 
     let cases = [
         (
@@ -61,6 +61,6 @@ async fn v1_lists_the_model_reports_readiness_and_predicts_a_batch() {
         ("/v1/models/ocr:predict", json!({"instances": []}), 404, "model_not_found", "`ocr`"),
     ];
     for (path, body, status, code, fragment) in cases {
-        assert_protocol_error(&post_json(&server, path, &body).await, status, code, fragment);
+        assert_protocol_error(&app.post_json(path, &body).await, status, code, fragment);
     }
 }
