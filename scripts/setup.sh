@@ -163,10 +163,11 @@ install_derived_models() {
 # Helm's engine as a Python package (no helm binary is on the registries);
 # unpacked whole, it is imported from vendor/helm-sdk.
 install_helm_sdk() {
-  local wheel="helm_python_sdk-$HELM_SDK_VERSION-py3-none-manylinux_2_28_x86_64.whl"
+  local platform="manylinux_2_28_$(uname -m)"
+  local wheel="helm_python_sdk-$HELM_SDK_VERSION-py3-none-$platform.whl"
   local dest="$vendor/helm-sdk"
   fetch_wheel "helm-python-sdk==$HELM_SDK_VERSION" "$wheel" \
-    --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp
+    --platform "$platform" --python-version 3.11 --implementation cp
   if [ "$(cat "$dest/wheel.sha256" 2>/dev/null)" = "$(expected_sum "$wheel")" ]; then return; fi
   rm -rf "$dest"
   python3 -m zipfile -e "$wheels/$wheel" "$dest"
