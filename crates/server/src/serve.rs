@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hub_ocr::{CpuInfo, Precision};
+use hub_ocr::CpuInfo;
 
 use crate::config::{EngineArgs, ServeArgs};
 use crate::memory::rss_mb;
@@ -51,16 +51,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// The file names of the models `precision` loads, for /health.
-pub fn model_names(engine: &EngineArgs, precision: Precision) -> Vec<String> {
-    let files = engine.model_files(precision);
-    let mut paths = vec![files.detector, files.recognizer];
-    if engine.orientation {
-        paths.push(files.classifier);
-    }
-    paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect()
-}
-
 /// Loads the engine and publishes the worker pool.
 fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let Some(ocr) = &state.lifecycle.ocr else { return };
@@ -76,7 +66,7 @@ fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
     let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|(loaded, precision)| {
         let pool = Workers::start(Arc::new(loaded), engine.worker_count(), queue)
             .map_err(|e| format!("cannot start workers: {e}"))?;
-        let models = model_names(engine, precision.in_use);
+        let models = engine.model_names(precision.in_use);
         Ok(Loaded { pool, load_time: started.elapsed(), precision, models })
     });
     match &outcome {

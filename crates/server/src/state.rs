@@ -93,7 +93,7 @@ impl AppState {
     pub fn new(args: &ServeArgs, access: AccessPolicy, cpu: CpuInfo) -> SharedState {
         let engine = &args.engine;
         let model_names =
-            if args.enable_ocr { crate::serve::model_names(engine, engine.precision()) } else { Vec::new() };
+            if args.enable_ocr { engine.model_names(engine.precision()) } else { Vec::new() };
         Arc::new(AppState {
             limits: Limits {
                 max_upload_bytes: args.listen.max_upload_bytes(),

@@ -171,6 +171,16 @@ impl EngineArgs {
         ModelFiles::in_dir(&self.model_dir(), precision, self.alphabet())
     }
 
+    /// The file names of the models `precision` loads, for /health.
+    pub fn model_names(&self, precision: Precision) -> Vec<String> {
+        let files = self.model_files(precision);
+        let mut paths = vec![files.detector, files.recognizer];
+        if self.orientation {
+            paths.push(files.classifier);
+        }
+        paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect()
+    }
+
     pub fn ocr_options(&self) -> OcrOptions {
         let defaults = OcrOptions::default();
         OcrOptions {
