@@ -92,8 +92,7 @@ impl AppState {
     /// The state `serve` starts with: OCR (when enabled) still loading.
     pub fn new(args: &ServeArgs, access: AccessPolicy, cpu: CpuInfo) -> SharedState {
         let engine = &args.engine;
-        let model_names =
-            if args.enable_ocr { engine.model_names(engine.precision()) } else { Vec::new() };
+        let model_names = if args.enable_ocr { engine.model_names(engine.precision()) } else { Vec::new() };
         Arc::new(AppState {
             limits: Limits {
                 max_upload_bytes: args.listen.max_upload_bytes(),
