@@ -77,13 +77,29 @@ async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_past_the_deadline_get_504_and_the_rest_carry_on() {
-    let server = Server::start(&["--workers", "1", "--queue-size", "64", "--request-timeout-secs", "1"]);
+    let server = Server::start(&["--workers", "1", "--queue-size", "80", "--request-timeout-secs", "1"]);
     server.wait_ready().await;
-    let rendered = receipt();
+    // A long receipt (12 lines): about 0.1 s each here, so one worker cannot
+    // read 64 within a second even on a CPU several times faster (24 of the
+    // three-line receipt once all fitted).
+    let texts = [
+        "TOTAL 12.50",
+        "CASH 20.00",
+        "THANK YOU",
+        "TAX 1.20",
+        "CHANGE 7.50",
+        "VISA 99.10",
+        "STORE 42",
+        "TABLE 7",
+        "RECEIPT 88",
+        "WELCOME BACK",
+        "COFFEE 4.50",
+        "BREAD 2.10",
+    ];
+    let lines: Vec<(&str, i32, i32)> = texts.iter().zip(0..).map(|(text, i)| (*text, 60, 50 + 120 * i)).collect();
+    let rendered = common::render(900, 1480, &lines);
     let jpeg = common::encode(&rendered.image, ImageFormat::Jpeg);
-
-    // One worker cannot read 24 receipts within a second.
-    let replies = burst(&server, 24, &jpeg).await;
+    let replies = burst(&server, 64, &jpeg).await;
     let counts = statuses(&replies);
     assert!(counts.keys().all(|s| [200, 504].contains(s)), "only 200 and 504 allowed: {counts:?}");
     assert!(counts.get(&504).copied().unwrap_or(0) >= 1, "no deadline was hit: {counts:?}");
