@@ -203,19 +203,21 @@ mod tests {
         assert_eq!(err, "ByteLookup: input of 3 bytes, output of 2");
     }
 
-    /// Every byte value at every position of a vector, and a scalar tail.
-    fn vector_input() -> Vec<u8> {
-        (0..4096 + 17).map(|i| (i * 131 % 256) as u8).collect()
+    /// Runs `path` and the scalar loop over every byte value at every
+    /// position of a vector, and a scalar tail, and compares their outputs.
+    fn assert_agrees_with_scalar(path: impl Fn(&Table, &[u8], &mut [u8])) {
+        let table = table();
+        let input: Vec<u8> = (0..4096 + 17).map(|i| (i * 131 % 256) as u8).collect();
+        let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
+        path(&table, &input, &mut fast);
+        table.apply_scalar(&input, &mut plain);
+        assert_eq!(fast, plain);
     }
 
     /// Always runs: whichever path `apply` picks on this CPU.
     #[test]
     fn dispatched_and_scalar_paths_agree() {
-        let (table, input) = (table(), vector_input());
-        let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
-        table.apply(&input, &mut fast).unwrap();
-        table.apply_scalar(&input, &mut plain);
-        assert_eq!(fast, plain);
+        assert_agrees_with_scalar(|table, input, out| table.apply(input, out).unwrap());
     }
 
     // The per-ISA tests below cannot skip themselves at run time without
@@ -230,12 +232,8 @@ mod tests {
     #[cfg_attr(hub_cpu_lacks_avx512vbmi, ignore = "this machine's CPU has no AVX-512 VBMI")]
     fn avx512_and_scalar_paths_agree() {
         assert!(has_vbmi(), "this CPU has no AVX-512 VBMI, but build.rs found it when the test was built");
-        let (table, input) = (table(), vector_input());
-        let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
         // SAFETY: checked above.
-        unsafe { table.apply_avx512(&input, &mut fast) };
-        table.apply_scalar(&input, &mut plain);
-        assert_eq!(fast, plain);
+        assert_agrees_with_scalar(|table, input, out| unsafe { table.apply_avx512(input, out) });
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -243,12 +241,8 @@ mod tests {
     #[cfg_attr(hub_cpu_lacks_avx2, ignore = "this machine's CPU has no AVX2")]
     fn avx2_and_scalar_paths_agree() {
         assert!(has_avx2(), "this CPU has no AVX2, but build.rs found it when the test was built");
-        let (table, input) = (table(), vector_input());
-        let (mut fast, mut plain) = (vec![0; input.len()], vec![0; input.len()]);
         // SAFETY: checked above.
-        unsafe { table.apply_avx2(&input, &mut fast) };
-        table.apply_scalar(&input, &mut plain);
-        assert_eq!(fast, plain);
+        assert_agrees_with_scalar(|table, input, out| unsafe { table.apply_avx2(input, out) });
     }
 
     #[test]

@@ -20,8 +20,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
+    // Logged with the precision once the models load (`EngineArgs::load_engine`).
     let cpu = CpuInfo::detect();
-    tracing::info!("CPU: {cpu}");
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
