@@ -1,0 +1,111 @@
+//! OCR engines behind one seam. An [`Engine`] reads an upright RGB image
+//! into [`TextLine`]s (text, confidence 0..1, four-point box, reading
+//! order); the service's worker pool, routes and metrics know nothing else.
+//!
+//! | module      | engine                                                        |
+//! |-------------|---------------------------------------------------------------|
+//! | `paddle`    | PP-OCR on ONNX Runtime (the `hub-ocr` pipeline)               |
+//! | `tesseract` | libtesseract's LSTM recogniser, one instance per worker      |
+//!
+//! Adding an engine: one module with a `load` function, and a line in
+//! [`load`] and [`NAMES`]. No HTTP and no async here.
+
+mod paddle;
+#[cfg(feature = "tesseract")]
+mod tesseract;
+
+use std::time::Duration;
+
+use hub_ocr::{OcrError, PrecisionReport, TextLine};
+use image::RgbImage;
+
+pub use paddle::PaddleConfig;
+pub use tesseract_config::TesseractConfig;
+
+/// Every engine this crate knows, in `--engines` spelling.
+pub const NAMES: [&str; 2] = ["paddle", "tesseract"];
+
+/// One instance of an engine, owned by one worker thread.
+pub trait Engine: Send {
+    /// Reads the text lines of an upright RGB image, in reading order.
+    fn read(&mut self, image: &RgbImage) -> Result<Vec<TextLine>, EngineError>;
+}
+
+/// What an engine is, for /health, metrics and logs.
+#[derive(Debug, Clone)]
+pub struct EngineInfo {
+    /// `paddle`, `tesseract`: the name requests and KServe routes use.
+    pub name: &'static str,
+    /// The engine's own version (library and models).
+    pub version: String,
+    /// Files the engine loaded (model or language data names).
+    pub models: Vec<String>,
+    /// For int8-capable engines: the precision served and why.
+    pub precision: Option<PrecisionReport>,
+}
+
+/// A loaded engine: its description and one instance per worker.
+pub struct Loaded {
+    pub info: EngineInfo,
+    pub instances: Vec<Box<dyn Engine>>,
+    pub load_time: Duration,
+}
+
+/// Everything the engines need to load, one part per engine.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub paddle: PaddleConfig,
+    pub tesseract: TesseractConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// From the PP-OCR pipeline: the image, a model or ONNX Runtime.
+    #[error(transparent)]
+    Ocr(#[from] OcrError),
+    /// From libtesseract, or its language data.
+    #[error("tesseract: {0}")]
+    Tesseract(String),
+    /// Not one of [`NAMES`], or not built in.
+    #[error("unknown engine `{name}`: this build has {}", available().join(", "))]
+    Unknown { name: String },
+}
+
+/// The engines this build can load (a build without the `tesseract`
+/// feature has PP-OCR only).
+pub fn available() -> Vec<&'static str> {
+    NAMES.into_iter().filter(|n| *n != "tesseract" || cfg!(feature = "tesseract")).collect()
+}
+
+/// Loads engine `name` with `instances` instances (one per worker).
+pub fn load(name: &str, settings: &Settings, instances: usize) -> Result<Loaded, EngineError> {
+    let started = std::time::Instant::now();
+    let instances = instances.max(1);
+    let (info, engines) = match name {
+        "paddle" => paddle::load(&settings.paddle, instances)?,
+        #[cfg(feature = "tesseract")]
+        "tesseract" => tesseract::load(&settings.tesseract, instances)?,
+        other => return Err(EngineError::Unknown { name: other.to_owned() }),
+    };
+    Ok(Loaded { info, instances: engines, load_time: started.elapsed() })
+}
+
+/// Tesseract's settings exist whether or not the engine is built in, so the
+/// command line is the same for every build.
+mod tesseract_config {
+    use std::path::PathBuf;
+
+    #[derive(Debug, Clone)]
+    pub struct TesseractConfig {
+        /// Folder holding `<language>.traineddata` [default: the system's].
+        pub datapath: Option<PathBuf>,
+        /// Tesseract language(s), e.g. `eng` or `eng+msa`.
+        pub language: String,
+    }
+
+    impl Default for TesseractConfig {
+        fn default() -> Self {
+            Self { datapath: None, language: "eng".into() }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Receipt fields from OCR lines (work in progress).
