@@ -16,7 +16,7 @@ mod tesseract;
 
 use std::time::Duration;
 
-use hub_ocr::{OcrError, PrecisionReport, TextLine};
+use hub_ocr::{DecodeLimits, OcrError, PrecisionReport, TextLine, decode_image};
 use image::RgbImage;
 
 pub use paddle::PaddleConfig;
@@ -75,6 +75,15 @@ pub enum EngineError {
 /// feature has PP-OCR only).
 pub fn available() -> Vec<&'static str> {
     NAMES.into_iter().filter(|n| *n != "tesseract" || cfg!(feature = "tesseract")).collect()
+}
+
+/// Decodes image bytes (JPEG, PNG, WEBP, BMP; EXIF orientation applied)
+/// within `limits`, and reads them with `engine`.
+pub fn read_bytes(engine: &mut dyn Engine, bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<TextLine>, EngineError> {
+    let started = std::time::Instant::now();
+    let image = decode_image(bytes, limits)?;
+    metrics::histogram!("ocr_inference_stage_seconds", "stage" => "decode").record(started.elapsed().as_secs_f64());
+    engine.read(&image)
 }
 
 /// Loads engine `name` with `instances` instances (one per worker).

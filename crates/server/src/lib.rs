@@ -7,26 +7,30 @@
 //! | `memory`  | RSS readings, allocator settings                                  |
 //! | `wire`    | what every HTTP surface speaks: errors, OCR response, uploads,    |
 //! |           | access guard, request id and HTTP metrics, serve loop, recorder   |
-//! | `workers` | inference threads that share the engine, bounded queue            |
-//! | `state`   | what the service's handlers share: limits, identity, lifecycle    |
+//! | `score`   | the shared scorer's metrics (word F1, CER) and engine agreement   |
+//! | `workers` | inference threads, one per engine instance, bounded queue         |
+//! | `state`   | what the service's handlers share: limits, identity, engines      |
+//! | `dispatch`| which engine reads a request: named, A/B split; shadow comparisons|
 //! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
 //! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
 //! | `serve`   | `serve`: bind, background model load, shutdown                    |
 //! | `gateway` | `gateway`: uploads forwarded to a KServe model server             |
-//! | `cmd`     | `ocr`, `models` and `bench`: the pipeline without a server        |
+//! | `cmd`     | `ocr`, `models`, `bench`, `compare`: engines without a server     |
 //!
-//! The pipeline itself lives in the `hub-ocr` crate. The binary
+//! The engines live in the `hub-engines` crate (PP-OCR's pipeline in `hub-ocr`). The binary
 //! (`main.rs`) parses the command line and calls [`run`]; tests drive
 //! [`router`] in process over a [`state::AppState`].
 
 mod cmd;
 pub mod config;
+mod dispatch;
 mod gateway;
 mod http;
 mod memory;
 mod metrics;
 mod notify;
+mod score;
 mod serve;
 pub mod state;
 pub mod wire;
@@ -46,5 +50,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Ocr(args) => cmd::ocr::run(args),
         Command::Models(args) => cmd::models::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
     }
 }

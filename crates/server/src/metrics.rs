@@ -25,7 +25,11 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the process-wide recorder and describes every metric; call once
 /// before serving.
 pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
-    let _ = HANDLE.set(install_recorder(&BUCKETS)?);
+    let others: [(&str, &[f64]); 2] = [
+        ("ocr_shadow_agreement", &[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0]),
+        ("ocr_shadow_lines", &[0.0, 5.0, 10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0, 200.0]),
+    ];
+    let _ = HANDLE.set(install_recorder(&BUCKETS, &others)?);
     describe();
     gauge!("inference_hub_build_info", "version" => env!("CARGO_PKG_VERSION"), "profile" => profile).set(1.0);
     gauge!("inference_hub_cpu_info", "model" => cpu.model.clone(), "isa" => cpu.isa.as_str()).set(1.0);
@@ -33,32 +37,48 @@ pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
 }
 
 fn describe() {
-    describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error)");
+    describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error) and engine");
     describe_histogram!(
         "ocr_processing_seconds",
         Unit::Seconds,
-        "Decode and OCR time of one image on a worker, without queueing"
+        "Decode and OCR time of one image on a worker, without queueing, by engine"
     );
     describe_histogram!(
         "request_predict_seconds",
         Unit::Seconds,
-        "Time to answer an inference request: upload, queue and inference"
+        "Time to answer an OCR request: upload, queue and inference, by engine"
     );
     describe_histogram!(
         "ocr_inference_stage_seconds",
         Unit::Seconds,
         "Time of one pipeline stage for one image (decode, detect, recognize)"
     );
-    describe_gauge!("ocr_models_loaded", "1 when the OCR models are loaded and serving, else 0");
-    describe_gauge!("ocr_model_load_seconds", "Time the OCR models took to load");
-    describe_gauge!("ocr_queue_depth", "Images waiting for an OCR worker");
-    describe_gauge!("ocr_queue_capacity", "Images that may wait for a worker before requests get 429");
-    describe_gauge!("ocr_workers", "OCR worker threads");
+    describe_gauge!("ocr_models_loaded", "1 when the engine is loaded and serving, else 0");
+    describe_gauge!("ocr_engine_info", "Always 1 for a loaded engine; the labels give its version");
+    describe_gauge!("ocr_model_load_seconds", "Time the engine took to load");
+    describe_gauge!("ocr_queue_depth", "Images waiting for one of the engine's workers");
+    describe_gauge!("ocr_queue_capacity", "Images that may wait for the engine's workers before requests get 429");
+    describe_gauge!("ocr_workers", "The engine's worker threads");
+    describe_counter!("ocr_ab_fallback_total", "A/B picks of an engine not loaded yet, served by the default instead");
+    describe_counter!(
+        "ocr_shadow_total",
+        "Shadow samples by shadow engine and outcome: compared, dropped_busy, not_loaded, failed"
+    );
+    describe_histogram!(
+        "ocr_shadow_agreement",
+        "Character-level agreement (1 - edit distance / length) of the shadow engine with the default engine"
+    );
+    describe_histogram!(
+        "ocr_shadow_seconds",
+        Unit::Seconds,
+        "Worker time of each engine on the images sampled for shadow comparison"
+    );
+    describe_histogram!("ocr_shadow_lines", "Lines each engine read on the images sampled for shadow comparison");
     describe_gauge!("inference_hub_build_info", "Always 1; the labels say which build and profile runs");
     describe_gauge!("inference_hub_cpu_info", "Always 1; the labels name the CPU and its int8 kernel family");
     describe_gauge!(
         "ocr_model_precision",
-        "1 for the precision the OCR models run in (label `precision`), with the one configured (`requested`)"
+        "1 for the precision PP-OCR's models run in (label `precision`), with the one configured (`requested`)"
     );
     describe_gauge!(
         "ocr_precision_fallback",
@@ -76,19 +96,25 @@ pub async fn render(State(state): State<SharedState>) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], text).into_response()
 }
 
-/// Reads the gauges that are cheaper to sample than to track.
+/// Reads the gauges that are cheaper to sample than to track, per engine.
 fn sample(state: &SharedState) {
-    let loaded = state.loaded().ok();
-    gauge!("ocr_models_loaded").set(if loaded.is_some() { 1.0 } else { 0.0 });
-    if let Some(loaded) = loaded {
-        gauge!("ocr_model_load_seconds").set(loaded.load_time.as_secs_f64());
-        gauge!("ocr_queue_depth").set(loaded.pool.queued() as f64);
-        gauge!("ocr_queue_capacity").set(loaded.pool.capacity() as f64);
-        gauge!("ocr_workers").set(loaded.pool.workers() as f64);
-        let report = &loaded.precision;
-        gauge!("ocr_model_precision", "precision" => report.in_use.as_str(), "requested" => report.requested.as_str())
-            .set(1.0);
-        gauge!("ocr_precision_fallback").set(if report.fallback_reason.is_some() { 1.0 } else { 0.0 });
+    for slot in state.lifecycle.engines.iter().flat_map(|e| e.iter()) {
+        let engine = slot.name;
+        let loaded = slot.ready();
+        gauge!("ocr_models_loaded", "engine" => engine).set(if loaded.is_some() { 1.0 } else { 0.0 });
+        let Some(loaded) = loaded else { continue };
+        gauge!("ocr_engine_info", "engine" => engine, "version" => loaded.info.version.clone()).set(1.0);
+        gauge!("ocr_model_load_seconds", "engine" => engine).set(loaded.load_time.as_secs_f64());
+        gauge!("ocr_queue_depth", "engine" => engine).set(loaded.pool.queued() as f64);
+        gauge!("ocr_queue_capacity", "engine" => engine).set(loaded.pool.capacity() as f64);
+        gauge!("ocr_workers", "engine" => engine).set(loaded.pool.workers() as f64);
+        if let Some(report) = &loaded.info.precision {
+            let (precision, requested) = (report.in_use.as_str(), report.requested.as_str());
+            gauge!("ocr_model_precision", "engine" => engine, "precision" => precision, "requested" => requested)
+                .set(1.0);
+            let fallback = if report.fallback_reason.is_some() { 1.0 } else { 0.0 };
+            gauge!("ocr_precision_fallback", "engine" => engine).set(fallback);
+        }
     }
 }
 

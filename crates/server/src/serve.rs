@@ -1,10 +1,9 @@
 //! `inference-hub serve`: bind first, answer probes at once, load models on
 //! a background thread, shut down gracefully on SIGTERM/SIGINT.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hub_ocr::CpuInfo;
 
@@ -20,21 +19,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
         tracing::warn!("AI_ENABLE_STT/AI_ENABLE_TTS are set, but this build serves OCR only; ignoring them");
     }
-    // Logged with the precision once the models load (`EngineArgs::load_engine`).
+    let routing = args.routing()?;
+    // Logged with the precision once the models load (`EngineArgs::load`).
     let cpu = CpuInfo::detect();
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
-    let state = AppState::new(&args, access, cpu);
+    let state = AppState::new(&args, access, routing, cpu);
 
     let listener = args.listen.bind(args.port).await?;
     notify::start_watchdog();
 
-    if state.lifecycle.ocr.is_some() {
+    if let Some(engines) = &state.lifecycle.engines {
         notify::status("loading models");
-        let state = state.clone();
-        let (engine, queue) = (args.engine.clone(), args.queue_size);
-        thread::Builder::new().name("model-loader".into()).spawn(move || load_models(&state, &engine, queue))?;
+        // Each engine loads on its own thread: a slow one does not hold the others back.
+        for name in engines.names() {
+            let (state, engine, queue) = (state.clone(), args.engine.clone(), args.queue_size);
+            thread::Builder::new()
+                .name(format!("load-{name}"))
+                .spawn(move || load_engine(&state, &engine, name, queue))?;
+        }
     } else {
         tracing::info!("OCR disabled (AI_ENABLE_OCR=0): no models loaded");
         notify::ready();
@@ -51,38 +55,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// Loads the engine and publishes the worker pool.
-fn load_models(state: &AppState, engine: &EngineArgs, queue: usize) {
-    let Some(ocr) = &state.lifecycle.ocr else { return };
-    let runtime = engine.runtime();
-    tracing::info!(
-        workers = engine.worker_count(),
-        detector_sessions = runtime.detectors,
-        detector_threads = runtime.detector_session.threads,
-        recognizer_sessions = runtime.recognizers,
-        "Loading PaddleOCR models..."
-    );
-    let started = Instant::now();
-    let outcome = engine.load_engine().map_err(|e| e.to_string()).and_then(|(loaded, precision)| {
-        let pool = Workers::start(Arc::new(loaded), engine.worker_count(), queue)
+/// Loads engine `name` and publishes its worker pool.
+fn load_engine(state: &AppState, args: &EngineArgs, name: &'static str, queue: usize) {
+    let Some(slot) = state.lifecycle.engines.as_ref().and_then(|e| e.get(name)) else { return };
+    let is_default = name == args.default_engine();
+    if name == "paddle" {
+        let runtime = args.runtime();
+        tracing::info!(
+            workers = args.worker_count(),
+            detector_sessions = runtime.detectors,
+            detector_threads = runtime.detector_session.threads,
+            recognizer_sessions = runtime.recognizers,
+            "Loading PaddleOCR models..."
+        );
+    } else {
+        tracing::info!(workers = args.worker_count(), "Loading the {name} engine...");
+    }
+    let outcome = args.load(name).map_err(|e| e.to_string()).and_then(|engine| {
+        let pool = Workers::start(name, engine.instances, args.decode_limits(), queue)
             .map_err(|e| format!("cannot start workers: {e}"))?;
-        let models = engine.model_names(precision.in_use);
-        Ok(Loaded { pool, load_time: started.elapsed(), precision, models })
+        Ok(Loaded { pool, load_time: engine.load_time, info: engine.info })
     });
     match &outcome {
         Ok(loaded) => tracing::info!(
+            engine = name,
             memory_mb = rss_mb(),
-            precision = %loaded.precision,
+            version = %loaded.info.version,
             "Models loaded successfully in {} ms",
             loaded.load_time.as_millis()
         ),
         Err(why) => tracing::error!(
+            engine = name,
             "Model loading failed: {why}. Models come from --model-dir/HUB_MODEL_DIR, ONNX Runtime from \
-             --ort-lib/ORT_DYLIB_PATH; /ready stays 503 until the service is restarted with working files."
+             --ort-lib/ORT_DYLIB_PATH, Tesseract's data from --tessdata; {} until the service is restarted \
+             with working files.",
+            if is_default { "/ready stays 503" } else { "requests for this engine get 503" }
         ),
     }
     let loaded = outcome.is_ok();
-    ocr.finish(outcome);
+    slot.finish(outcome);
+    if !is_default {
+        return;
+    }
     if loaded {
         notify::ready();
     } else if notify::supervised() {

@@ -1,51 +1,82 @@
 //! What the handlers share, grouped by concern: the request limits, what
-//! the service is (for /health and the KServe metadata), who may call, and
-//! the lifecycle (OCR's workers appear once the background load finishes).
+//! the service is (for /health and the KServe metadata), who may call, the
+//! engines' lifecycle (each engine's workers appear once its background
+//! load finishes), and how requests are routed between engines.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use hub_ocr::{CpuInfo, PrecisionReport};
+use hub_engines::EngineInfo;
+use hub_ocr::CpuInfo;
 
-use crate::config::ServeArgs;
+use crate::config::{Routing, ServeArgs};
 use crate::wire::access::AccessPolicy;
 use crate::wire::error::ApiError;
 use crate::workers::Workers;
 
-/// OCR's lifecycle: loading until the slot is filled, then ready or failed.
-#[derive(Default)]
-pub struct OcrCapability {
+/// One engine's lifecycle: loading until the slot is filled, then ready or failed.
+pub struct EngineSlot {
+    pub name: &'static str,
     loaded: OnceLock<Result<Loaded, String>>,
 }
 
 pub struct Loaded {
     pub pool: Workers,
     pub load_time: Duration,
-    /// The precision served, and why when it is not the one asked for.
-    pub precision: PrecisionReport,
-    /// File names of the models in use.
-    pub models: Vec<String>,
+    /// Version, model files and (PP-OCR) precision.
+    pub info: EngineInfo,
 }
 
-pub enum OcrStatus<'a> {
+pub enum EngineStatus<'a> {
     Loading,
     Ready(&'a Loaded),
     Failed(&'a str),
 }
 
-impl OcrCapability {
-    pub fn status(&self) -> OcrStatus<'_> {
+impl EngineSlot {
+    fn new(name: &'static str) -> Self {
+        Self { name, loaded: OnceLock::new() }
+    }
+
+    pub fn status(&self) -> EngineStatus<'_> {
         match self.loaded.get() {
-            None => OcrStatus::Loading,
-            Some(Ok(loaded)) => OcrStatus::Ready(loaded),
-            Some(Err(why)) => OcrStatus::Failed(why),
+            None => EngineStatus::Loading,
+            Some(Ok(loaded)) => EngineStatus::Ready(loaded),
+            Some(Err(why)) => EngineStatus::Failed(why),
         }
+    }
+
+    pub fn ready(&self) -> Option<&Loaded> {
+        self.loaded.get().and_then(|l| l.as_ref().ok())
     }
 
     /// Records the load's outcome; only the first call counts.
     pub fn finish(&self, outcome: Result<Loaded, String>) {
         let _ = self.loaded.set(outcome);
+    }
+}
+
+/// The engines `--engines` loads; the first is the default.
+pub struct Engines {
+    slots: Vec<EngineSlot>,
+}
+
+impl Engines {
+    pub fn default_slot(&self) -> &EngineSlot {
+        &self.slots[0]
+    }
+
+    pub fn get(&self, name: &str) -> Option<&EngineSlot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &EngineSlot> {
+        self.slots.iter()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.slots.iter().map(|s| s.name).collect()
     }
 }
 
@@ -62,10 +93,9 @@ pub struct Limits {
 
 /// What the service is, for /health and the KServe metadata.
 pub struct About {
-    /// The `--profile`, and the model file names it asks for.
+    /// PP-OCR's `--profile`.
     pub profile: &'static str,
-    pub model_names: Vec<String>,
-    /// The model name of the KServe routes.
+    /// The KServe model name of the default engine (`ocr`).
     pub model_name: String,
     /// The CPU and its int8 kernel family.
     pub cpu: CpuInfo,
@@ -74,7 +104,7 @@ pub struct About {
 pub struct Lifecycle {
     pub started: Instant,
     /// `None` when OCR is disabled (`AI_ENABLE_OCR=0`).
-    pub ocr: Option<OcrCapability>,
+    pub engines: Option<Engines>,
     /// Set on SIGTERM/SIGINT: /ready turns 503 while requests drain.
     pub shutting_down: AtomicBool,
 }
@@ -83,16 +113,19 @@ pub struct AppState {
     pub limits: Limits,
     pub about: About,
     pub access: Arc<AccessPolicy>,
+    /// How requests are shared between engines (`crate::dispatch`).
+    pub routing: Routing,
     pub lifecycle: Lifecycle,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// The state `serve` starts with: OCR (when enabled) still loading.
-    pub fn new(args: &ServeArgs, access: AccessPolicy, cpu: CpuInfo) -> SharedState {
-        let engine = &args.engine;
-        let model_names = if args.enable_ocr { engine.model_names(engine.precision()) } else { Vec::new() };
+    /// The state `serve` starts with: every engine (when OCR is enabled) still loading.
+    pub fn new(args: &ServeArgs, access: AccessPolicy, routing: Routing, cpu: CpuInfo) -> SharedState {
+        let engines = args
+            .enable_ocr
+            .then(|| Engines { slots: args.engine.engines().into_iter().map(EngineSlot::new).collect() });
         Arc::new(AppState {
             limits: Limits {
                 max_upload_bytes: args.listen.max_upload_bytes(),
@@ -100,33 +133,42 @@ impl AppState {
                 request_timeout: Duration::from_secs(args.request_timeout_secs),
                 max_batch: args.model_server.max_batch,
             },
-            about: About {
-                profile: engine.profile.name(),
-                model_names,
-                model_name: args.model_server.model_name.clone(),
-                cpu,
-            },
+            about: About { profile: args.engine.profile.name(), model_name: args.model_server.model_name.clone(), cpu },
             access: Arc::new(access),
-            lifecycle: Lifecycle {
-                started: Instant::now(),
-                ocr: args.enable_ocr.then(OcrCapability::default),
-                shutting_down: AtomicBool::new(false),
-            },
+            routing,
+            lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
         })
     }
 
-    /// Every enabled capability has its models loaded.
+    /// The default engine is loaded (the others may still be loading).
     pub fn models_loaded(&self) -> bool {
-        self.lifecycle.ocr.as_ref().is_none_or(|ocr| matches!(ocr.status(), OcrStatus::Ready(_)))
+        self.lifecycle.engines.as_ref().is_none_or(|e| e.default_slot().ready().is_some())
     }
 
-    /// The loaded models, or the error an inference request gets instead.
-    pub fn loaded(&self) -> Result<&Loaded, ApiError> {
-        match self.lifecycle.ocr.as_ref().map(OcrCapability::status) {
-            None => Err(ApiError::CapabilityDisabled("OCR")),
-            Some(OcrStatus::Loading) => Err(ApiError::NotReady),
-            Some(OcrStatus::Failed(why)) => Err(ApiError::ModelsUnavailable(why.to_owned())),
-            Some(OcrStatus::Ready(loaded)) => Ok(loaded),
+    /// The engine a request asked for (`None`: the default), or the error it gets instead.
+    pub fn engine(&self, name: Option<&str>) -> Result<&EngineSlot, ApiError> {
+        let engines = self.lifecycle.engines.as_ref().ok_or(ApiError::CapabilityDisabled("OCR"))?;
+        match name {
+            None => Ok(engines.default_slot()),
+            Some(name) => engines.get(name).ok_or_else(|| ApiError::UnknownEngine {
+                name: name.chars().take(50).collect(),
+                known: engines.names(),
+            }),
+        }
+    }
+
+    /// The engine's workers, or why it cannot run now.
+    pub fn loaded<'a>(&self, slot: &'a EngineSlot) -> Result<&'a Loaded, ApiError> {
+        let is_default = self.lifecycle.engines.as_ref().is_some_and(|e| std::ptr::eq(e.default_slot(), slot));
+        match slot.status() {
+            EngineStatus::Ready(loaded) => Ok(loaded),
+            // The default engine keeps the codes clients already know.
+            EngineStatus::Loading if is_default => Err(ApiError::NotReady),
+            EngineStatus::Failed(why) if is_default => Err(ApiError::ModelsUnavailable(why.to_owned())),
+            EngineStatus::Loading => Err(ApiError::EngineNotReady { name: slot.name, why: "still loading".into() }),
+            EngineStatus::Failed(why) => {
+                Err(ApiError::EngineNotReady { name: slot.name, why: format!("failed to load: {why}") })
+            }
         }
     }
 

@@ -1,14 +1,17 @@
-//! Inference workers: threads that share one [`OcrEngine`] (which pools its
-//! ONNX Runtime sessions), take jobs from a bounded queue and answer on a
-//! oneshot channel, so no inference ever runs on the async runtime.
+//! Inference workers: one thread per engine instance, taking jobs from a
+//! bounded queue and answering on a oneshot channel, so no inference ever
+//! runs on the async runtime. Each loaded engine has its own pool.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use crossbeam_channel::{Sender, TrySendError, bounded};
-use hub_ocr::{OcrEngine, TextLine};
+use hub_engines::{Engine, read_bytes};
+use hub_ocr::{DecodeLimits, TextLine};
 use tokio::sync::oneshot;
 
 use crate::wire::error::ApiError;
@@ -16,41 +19,52 @@ use crate::wire::error::ApiError;
 /// The outcome of one image.
 pub struct Recognized {
     pub lines: Vec<TextLine>,
-    /// Decode plus pipeline time on the worker, without queueing.
+    /// Decode plus engine time on the worker, without queueing.
     pub elapsed: Duration,
 }
 
 struct Job {
-    image: Vec<u8>,
+    image: Bytes,
     reply: oneshot::Sender<Result<Recognized, ApiError>>,
     /// The request's span: the worker's log lines carry its request id.
     span: tracing::Span,
 }
 
-/// A fixed set of workers behind a bounded queue.
+/// A fixed set of workers, one per engine instance, behind a bounded queue.
 pub struct Workers {
     jobs: Sender<Job>,
     workers: usize,
+    /// Workers running a job now.
+    busy: Arc<AtomicUsize>,
 }
 
 impl Workers {
-    /// Starts `workers` threads over `engine`; at most `queue` jobs wait.
-    pub fn start(engine: Arc<OcrEngine>, workers: usize, queue: usize) -> std::io::Result<Self> {
+    /// Starts one thread per instance; at most `queue` jobs wait. Images
+    /// are decoded on the worker within `limits`.
+    pub fn start(
+        name: &str,
+        instances: Vec<Box<dyn Engine>>,
+        limits: DecodeLimits,
+        queue: usize,
+    ) -> std::io::Result<Self> {
         let (jobs, inbox) = bounded::<Job>(queue.max(1));
-        for i in 0..workers.max(1) {
-            let (inbox, engine) = (inbox.clone(), engine.clone());
-            thread::Builder::new().name(format!("ocr-worker-{i}")).spawn(move || {
+        let (workers, busy) = (instances.len(), Arc::new(AtomicUsize::new(0)));
+        for (i, mut engine) in instances.into_iter().enumerate() {
+            let (inbox, busy, limits) = (inbox.clone(), busy.clone(), limits.clone());
+            thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 for job in inbox {
                     // The client went away while the job was queued: skip it.
                     if job.reply.is_closed() {
                         continue;
                     }
+                    busy.fetch_add(1, Ordering::Relaxed);
                     let _entered = job.span.enter();
-                    let _ = job.reply.send(run_one(&engine, &job.image));
+                    let _ = job.reply.send(run_one(engine.as_mut(), &job.image, &limits));
+                    busy.fetch_sub(1, Ordering::Relaxed);
                 }
             })?;
         }
-        Ok(Self { jobs, workers: workers.max(1) })
+        Ok(Self { jobs, workers, busy })
     }
 
     pub fn workers(&self) -> usize {
@@ -62,6 +76,11 @@ impl Workers {
         self.jobs.len()
     }
 
+    /// Nothing queued and at least one worker free.
+    pub fn idle(&self) -> bool {
+        self.jobs.is_empty() && self.busy.load(Ordering::Relaxed) < self.workers
+    }
+
     /// Jobs that may wait before new ones are refused.
     pub fn capacity(&self) -> usize {
         self.jobs.capacity().unwrap_or(usize::MAX)
@@ -69,7 +88,7 @@ impl Workers {
 
     /// Queues an image and waits for its lines. A full queue is refused at
     /// once rather than left to grow.
-    pub async fn recognize(&self, image: Vec<u8>) -> Result<Recognized, ApiError> {
+    pub async fn recognize(&self, image: Bytes) -> Result<Recognized, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.jobs.try_send(Job { image, reply, span: tracing::Span::current() }).map_err(|e| match e {
             TrySendError::Full(_) => ApiError::Overloaded,
@@ -79,11 +98,11 @@ impl Workers {
     }
 }
 
-/// One image on one engine. A panic in native or pipeline code fails this
-/// request only; the worker and its engine carry on.
-fn run_one(engine: &OcrEngine, image: &[u8]) -> Result<Recognized, ApiError> {
+/// One image on one engine instance. A panic in native or engine code fails
+/// this request only; the worker and its engine carry on.
+fn run_one(engine: &mut dyn Engine, image: &[u8], limits: &DecodeLimits) -> Result<Recognized, ApiError> {
     let started = Instant::now();
-    match catch_unwind(AssertUnwindSafe(|| engine.read_bytes(image))) {
+    match catch_unwind(AssertUnwindSafe(|| read_bytes(engine, image, limits))) {
         Ok(Ok(lines)) => Ok(Recognized { lines, elapsed: started.elapsed() }),
         Ok(Err(err)) => Err(ApiError::from(err)),
         Err(_) => {

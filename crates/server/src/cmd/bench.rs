@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use hub_engines::read_bytes;
 
 use crate::config::BenchArgs;
 use crate::memory::{peak_rss_mb, rss_mb};
@@ -14,20 +15,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
         .collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    let (engine, precision) = args.engine.load_engine().context("loading models")?;
-    let load = started.elapsed();
+    let name = args.engine.default_engine();
+    let mut loaded = args.engine.load(name).context("loading the engine")?;
+    let (load, precision) = (loaded.load_time, loaded.info.precision.clone());
+    let engine = loaded.instances[0].as_mut();
+    let limits = args.engine.decode_limits();
     let idle_mb = rss_mb();
 
     for image in images.iter().take(args.warmup) {
-        engine.read_bytes(image)?;
+        read_bytes(engine, image, &limits)?;
     }
     let mut times = Vec::with_capacity(images.len() * args.rounds);
     let total = Instant::now();
     for _ in 0..args.rounds {
         for image in &images {
             let t = Instant::now();
-            engine.read_bytes(image)?;
+            read_bytes(engine, image, &limits)?;
             times.push(t.elapsed());
         }
     }
@@ -41,8 +44,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let report = serde_json::json!({
         "cpu": cpu.model,
         "isa": cpu.isa.as_str(),
-        "precision": precision.in_use.as_str(),
-        "precision_fallback": precision.fallback_reason,
+        "engine": name,
+        "version": loaded.info.version,
+        "precision": precision.as_ref().map(|p| p.in_use.as_str()),
+        "precision_fallback": precision.and_then(|p| p.fallback_reason),
         "images": images.len(),
         "rounds": args.rounds,
         "detector_threads": runtime.detector_session.threads,

@@ -1,5 +1,6 @@
-//! The one-shot subcommands: the serving pipeline without a server.
+//! The one-shot subcommands: the serving engines without a server.
 
 pub mod bench;
+pub mod compare;
 pub mod models;
 pub mod ocr;

@@ -1,23 +1,28 @@
-//! `inference-hub ocr FILE...`: the serving pipeline without a server.
+//! `inference-hub ocr FILE...`: the serving engines without a server.
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use hub_engines::{Engine, read_bytes};
+use hub_ocr::DecodeLimits;
 
 use crate::config::OcrArgs;
 use crate::wire::response::OcrResponse;
 
 pub fn run(args: OcrArgs) -> anyhow::Result<()> {
-    let (engine, _) = args.engine.load_engine().context("loading models")?;
+    let name = args.engine.default_engine();
+    let mut loaded = args.engine.load(name).context("loading the engine")?;
+    let engine = loaded.instances[0].as_mut();
+    let limits = args.engine.decode_limits();
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut failed = 0;
     let mut out = std::io::stdout().lock();
     for file in &args.files {
-        match recognize_file(&engine, file) {
+        match recognize_file(engine, name, &limits, file) {
             Ok(response) => {
                 if args.json {
                     writeln!(out, "{}", serde_json::to_string(&response)?)?;
@@ -48,9 +53,14 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn recognize_file(engine: &hub_ocr::OcrEngine, file: &Path) -> anyhow::Result<OcrResponse> {
+fn recognize_file(
+    engine: &mut dyn Engine,
+    name: &str,
+    limits: &DecodeLimits,
+    file: &Path,
+) -> anyhow::Result<OcrResponse> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let started = Instant::now();
-    let lines = engine.read_bytes(&bytes)?;
-    Ok(OcrResponse::new(lines, started.elapsed()))
+    let lines = read_bytes(engine, &bytes, limits)?;
+    Ok(OcrResponse::new(lines, started.elapsed(), name))
 }

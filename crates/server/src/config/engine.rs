@@ -1,13 +1,14 @@
-//! The engine's configuration: the speed/accuracy profiles, where the
-//! models and ONNX Runtime are, and loading the engine every worker shares.
+//! The engines' configuration: which engines load, PP-OCR's speed/accuracy
+//! profiles, where the models, ONNX Runtime and Tesseract's data are.
 
 use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, ValueEnum};
+use hub_engines::{EngineError, PaddleConfig, Settings, TesseractConfig};
 use hub_ocr::{
-    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrEngine, OcrError, OcrOptions, Precision, PrecisionReport,
-    ProbePolicy, RecOptions, RuntimeOptions, SessionOptions, init_runtime, load_checked,
+    Alphabet, DecodeLimits, DetOptions, ModelFiles, OcrOptions, Precision, ProbePolicy, RecOptions, RuntimeOptions,
+    SessionOptions,
 };
 
 /// The ONNX Runtime version `make setup` installs: the repository's
@@ -60,6 +61,17 @@ impl Profile {
 
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
+    /// Engines to load, comma-separated; the first is the default, the
+    /// others answer requests that name them (`engine=tesseract`).
+    #[arg(long, env = "HUB_ENGINES", value_delimiter = ',', default_value = "paddle", value_parser = engine_name)]
+    pub engines: Vec<&'static str>,
+    /// Folder with Tesseract's `<lang>.traineddata` [default: the system's, e.g.
+    /// /usr/share/tesseract-ocr/5/tessdata].
+    #[arg(long, env = "HUB_TESSDATA")]
+    pub tessdata: Option<PathBuf>,
+    /// Tesseract's language(s), e.g. `eng` or `eng+msa` (each needs its data file).
+    #[arg(long, env = "HUB_TESSERACT_LANG", default_value = "eng")]
+    pub tesseract_lang: String,
     /// ONNX Runtime shared library [default: vendor/onnxruntime/... from `make setup`].
     #[arg(long, env = "ORT_DYLIB_PATH")]
     pub ort_lib: Option<PathBuf>,
@@ -171,16 +183,6 @@ impl EngineArgs {
         ModelFiles::in_dir(&self.model_dir(), precision, self.alphabet())
     }
 
-    /// The file names of the models `precision` loads, for /health.
-    pub fn model_names(&self, precision: Precision) -> Vec<String> {
-        let files = self.model_files(precision);
-        let mut paths = vec![files.detector, files.recognizer];
-        if self.orientation {
-            paths.push(files.classifier);
-        }
-        paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect()
-    }
-
     pub fn ocr_options(&self) -> OcrOptions {
         let defaults = OcrOptions::default();
         OcrOptions {
@@ -205,18 +207,63 @@ impl EngineArgs {
         }
     }
 
-    /// Loads ONNX Runtime and the engine all workers share; int8 models
-    /// must first read the start-up probe right on this CPU (`--int8-probe`).
-    pub fn load_engine(&self) -> Result<(OcrEngine, PrecisionReport), OcrError> {
-        init_runtime(&self.ort_lib())?;
-        let (dir, precision, alphabet) = (self.model_dir(), self.precision(), self.alphabet());
-        let loaded = load_checked(&dir, precision, alphabet, &self.runtime(), self.ocr_options(), self.int8_probe)?;
-        if let Some(why) = &loaded.1.fallback_reason {
-            tracing::warn!("serving the fp32 models: {why}");
+    /// `--engines` without repeats, in order.
+    pub fn engines(&self) -> Vec<&'static str> {
+        let mut engines: Vec<&'static str> = Vec::new();
+        for name in &self.engines {
+            if !engines.contains(name) {
+                engines.push(name);
+            }
         }
-        tracing::info!("CPU: {}; precision: {}", hub_ocr::CpuInfo::detect(), loaded.1);
+        if engines.is_empty() { vec!["paddle"] } else { engines }
+    }
+
+    /// The default engine: the first of `--engines`.
+    pub fn default_engine(&self) -> &'static str {
+        self.engines()[0]
+    }
+
+    /// What every engine needs to load.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            paddle: PaddleConfig {
+                ort_lib: self.ort_lib(),
+                model_dir: self.model_dir(),
+                precision: self.precision(),
+                alphabet: self.alphabet(),
+                runtime: self.runtime(),
+                options: self.ocr_options(),
+                probe: self.int8_probe,
+            },
+            tesseract: TesseractConfig { datapath: self.tessdata.clone(), language: self.tesseract_lang.clone() },
+        }
+    }
+
+    /// Image limits checked before any engine runs.
+    pub fn decode_limits(&self) -> DecodeLimits {
+        self.ocr_options().decode
+    }
+
+    /// Loads engine `name` with one instance per worker; PP-OCR's int8
+    /// models must first read the start-up probe right on this CPU.
+    pub fn load(&self, name: &str) -> Result<hub_engines::Loaded, EngineError> {
+        let loaded = hub_engines::load(name, &self.settings(), self.worker_count())?;
+        match &loaded.info.precision {
+            Some(precision) => {
+                tracing::info!(engine = name, "CPU: {}; precision: {precision}", hub_ocr::CpuInfo::detect())
+            }
+            None => tracing::info!(engine = name, "loaded {}", loaded.info.version),
+        }
         Ok(loaded)
     }
+}
+
+/// `--engines` values: the engines this build has.
+pub(super) fn engine_name(name: &str) -> Result<&'static str, String> {
+    hub_engines::available()
+        .into_iter()
+        .find(|n| *n == name)
+        .ok_or_else(|| format!("unknown engine `{name}` (this build has {})", hub_engines::available().join(", ")))
 }
 
 /// Where `make setup` put its files: `./vendor` when run from the checkout,

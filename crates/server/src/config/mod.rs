@@ -39,6 +39,20 @@ pub enum Command {
     Models(EngineArgs),
     /// Time the pipeline on image files: latency, load time, memory.
     Bench(BenchArgs),
+    /// Run every engine of --engines over a folder of images: speed, lines,
+    /// agreement, and accuracy where `<id>.boxes.txt` ground truth is beside them.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Folder of images (JPEG, PNG, WEBP, BMP), with optional SROIE-style `<id>.boxes.txt`.
+    pub dir: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +105,62 @@ pub struct ServeArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// A/B split: `ENGINE=FRACTION` sends that share of the requests that
+    /// name no engine to ENGINE (one of `--engines`, not the default).
+    #[arg(long, env = "HUB_AB", value_parser = engine_share)]
+    pub ab: Option<(&'static str, f64)>,
+    /// Shadow engine: a sample of the default engine's requests is also read
+    /// by this engine on idle workers, and the two answers compared in the
+    /// metrics (`ocr_shadow_*`); clients never wait for it.
+    #[arg(long, env = "HUB_SHADOW", value_parser = engine::engine_name)]
+    pub shadow: Option<&'static str>,
+    /// Share of the default engine's requests the shadow engine also reads (0..1).
+    #[arg(long, env = "HUB_SHADOW_RATE", default_value_t = 0.05)]
+    pub shadow_rate: f64,
+}
+
+/// How requests are shared between engines (`--ab`, `--shadow`).
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// This share of unnamed requests goes to this engine.
+    pub ab: Option<(&'static str, f64)>,
+    /// This engine also reads this share of the default engine's requests.
+    pub shadow: Option<(&'static str, f64)>,
+}
+
+impl ServeArgs {
+    /// `--ab` and `--shadow`, checked against `--engines`.
+    pub fn routing(&self) -> anyhow::Result<Routing> {
+        let engines = self.engine.engines();
+        let default = self.engine.default_engine();
+        let other = |flag: &str, name: &str| {
+            anyhow::ensure!(
+                engines.contains(&name),
+                "{flag} {name}: add `{name}` to --engines ({})",
+                engines.join(",")
+            );
+            anyhow::ensure!(name != default, "{flag} {name}: `{name}` is the default engine already");
+            Ok(())
+        };
+        if let Some((name, _)) = self.ab {
+            other("--ab", name)?;
+        }
+        if let Some(name) = self.shadow {
+            other("--shadow", name)?;
+            anyhow::ensure!((0.0..=1.0).contains(&self.shadow_rate), "--shadow-rate must be between 0 and 1");
+        }
+        Ok(Routing { ab: self.ab, shadow: self.shadow.map(|name| (name, self.shadow_rate)) })
+    }
+}
+
+/// `--ab ENGINE=FRACTION`.
+fn engine_share(text: &str) -> Result<(&'static str, f64), String> {
+    let (name, share) = text.split_once('=').ok_or("expected ENGINE=FRACTION, e.g. tesseract=0.1")?;
+    let share: f64 = share.trim().parse().map_err(|_| format!("`{share}` is not a number"))?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err(format!("the fraction {share} is not between 0 and 1"));
+    }
+    Ok((engine::engine_name(name.trim())?, share))
 }
 
 /// The KServe V1 and Open Inference Protocol V2 routes (docs/kserve.md).

@@ -11,7 +11,7 @@ const BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 
 /// Installs the process-wide recorder and describes the gateway's metrics.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
-    let handle = crate::wire::metrics::install_recorder(&BUCKETS)?;
+    let handle = crate::wire::metrics::install_recorder(&BUCKETS, &[])?;
     describe_counter!("gateway_requests_total", "Upload requests answered, by HTTP status");
     describe_histogram!(
         "gateway_upstream_seconds",

@@ -33,7 +33,7 @@ use crate::wire::error::ApiError;
 use crate::wire::observe::REQUEST_ID;
 use crate::wire::response::OcrResponse;
 use crate::wire::serve::serve_until_signal;
-use crate::wire::upload::read_image;
+use crate::wire::upload::read_upload;
 
 /// The gateway's own upload route, next to the service's [`OCR_ROUTES`].
 const GATEWAY_ROUTE: &str = "/gateway/ocr";
@@ -121,9 +121,10 @@ async fn forward(
 ) -> Result<Json<OcrResponse>, GatewayError> {
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     // The size and type checks of the all-in-one service, before anything is encoded.
-    let image = timeout(gateway.body_timeout, read_image(form, gateway.max_upload_bytes))
+    let image = timeout(gateway.body_timeout, read_upload(form, gateway.max_upload_bytes))
         .await
-        .map_err(|_| ApiError::BodyTimeout)??;
+        .map_err(|_| ApiError::BodyTimeout)??
+        .image;
     let started = Instant::now();
     let result = gateway.upstream.recognize(&image, request_id).await;
     ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());

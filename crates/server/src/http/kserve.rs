@@ -1,6 +1,7 @@
-//! What the KServe V1 and V2 routes share: the served model's name and
-//! readiness, their error shape, request bodies, and running a batch of
-//! images through the worker pool.
+//! What the KServe V1 and V2 routes share: the served models (one per
+//! engine, and the default engine under `--model-name`, `ocr`) and their
+//! readiness, the error shape, request bodies, and running a batch of
+//! images through an engine's worker pool.
 
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use hub_ocr::sniff_format;
 use serde_json::json;
 use tokio::time::timeout;
 
-use crate::state::AppState;
+use crate::state::{AppState, EngineSlot};
 use crate::wire::ERROR_CODE_HEADER;
 use crate::wire::error::{ApiError, ErrorCode};
 use crate::wire::response::OcrResponse;
@@ -82,18 +83,30 @@ impl IntoResponse for ProtocolError {
     }
 }
 
-/// The served model's name, or none when OCR is switched off.
-pub fn served(state: &AppState) -> Option<&str> {
-    state.lifecycle.ocr.as_ref().map(|_| state.about.model_name.as_str())
+/// The served model names: the default engine's alias (`--model-name`),
+/// then every engine by its own name; none when OCR is switched off.
+pub fn served(state: &AppState) -> Vec<&str> {
+    let Some(engines) = &state.lifecycle.engines else { return Vec::new() };
+    let mut names = vec![state.about.model_name.as_str()];
+    names.extend(engines.names().into_iter().filter(|n| *n != state.about.model_name));
+    names
 }
 
-pub fn check_model(state: &AppState, name: &str) -> Result<(), ProtocolError> {
-    if served(state) == Some(name) { Ok(()) } else { Err(ProtocolError::UnknownModel(name.to_owned())) }
+/// The engine behind model `name`.
+pub fn check_model<'a>(state: &'a AppState, name: &str) -> Result<&'a EngineSlot, ProtocolError> {
+    let unknown = || ProtocolError::UnknownModel(name.to_owned());
+    let engines = state.lifecycle.engines.as_ref().ok_or_else(unknown)?;
+    if name == state.about.model_name { Ok(engines.default_slot()) } else { engines.get(name).ok_or_else(unknown) }
+}
+
+/// Model `slot` is loaded and the service is not draining.
+pub fn model_ready(state: &AppState, slot: &EngineSlot) -> bool {
+    slot.ready().is_some() && !state.lifecycle.shutting_down.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Refuses before the body is read when nothing could run it.
-pub fn check_ready(state: &AppState) -> Result<(), ProtocolError> {
-    state.loaded().map(|_| ()).map_err(ProtocolError::from)
+pub fn check_ready(state: &AppState, slot: &EngineSlot) -> Result<(), ProtocolError> {
+    state.loaded(slot).map(|_| ()).map_err(ProtocolError::from)
 }
 
 /// Largest request body: `--max-batch` images of `--max-upload-mb`, in base64.
@@ -125,8 +138,12 @@ pub fn decode_base64(state: &AppState, index: usize, text: &str) -> Result<Vec<u
 /// Runs every image at once through the worker pool and returns their
 /// answers in order. One bad image fails the whole request, naming its index;
 /// the other images' queued work is then dropped.
-pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<OcrResponse>, ProtocolError> {
-    let pool = &state.loaded()?.pool;
+pub async fn run_batch(
+    state: &AppState,
+    slot: &EngineSlot,
+    images: Vec<Vec<u8>>,
+) -> Result<Vec<OcrResponse>, ProtocolError> {
+    let pool = &state.loaded(slot)?.pool;
     let limit = state.limits.max_batch;
     if images.is_empty() {
         return Err(ProtocolError::BadRequest("the request holds no image".into()));
@@ -151,20 +168,19 @@ pub async fn run_batch(state: &AppState, images: Vec<Vec<u8>>) -> Result<Vec<Ocr
     }
     let count = images.len();
     let started = Instant::now();
-    let jobs = images
-        .into_iter()
-        .enumerate()
-        .map(|(i, image)| async move { pool.recognize(image).await.map_err(|e| ProtocolError::Api(e, Some(i))) });
+    let jobs = images.into_iter().enumerate().map(|(i, image)| async move {
+        pool.recognize(image.into()).await.map_err(|e| ProtocolError::Api(e, Some(i)))
+    });
     // Dropping the batch on error or timeout closes the other jobs' reply
     // channels, so workers skip whatever is still queued.
     let done =
         timeout(state.limits.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
     for image in &done {
-        metrics::histogram!("ocr_processing_seconds").record(image.elapsed.as_secs_f64());
+        metrics::histogram!("ocr_processing_seconds", "engine" => slot.name).record(image.elapsed.as_secs_f64());
     }
     let lines: usize = done.iter().map(|d| d.lines.len()).sum();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Counts and timings only: recognised text never reaches the log.
-    tracing::info!(images = count, lines, "OCR batch processing time: {millis:.1} ms");
-    Ok(done.into_iter().map(|d| OcrResponse::new(d.lines, d.elapsed)).collect())
+    tracing::info!(images = count, lines, engine = slot.name, "OCR batch processing time: {millis:.1} ms");
+    Ok(done.into_iter().map(|d| OcrResponse::new(d.lines, d.elapsed, slot.name)).collect())
 }

@@ -1,8 +1,9 @@
 //! KServe V1 ("TensorFlow Serving style") prediction protocol:
 //!
-//! * `GET /v1/models` → `{"models": ["ocr"]}`
+//! * `GET /v1/models` → `{"models": ["ocr", "tesseract"]}`: the default
+//!   engine as `ocr` (`--model-name`), then each engine by its own name
 //! * `GET /v1/models/ocr` → `{"name": "ocr", "ready": true}` (503 with
-//!   `"ready": false` until the models are loaded)
+//!   `"ready": false` until that engine is loaded)
 //! * `POST /v1/models/ocr:predict` with
 //!   `{"instances": [{"image": {"b64": "..."}}, ...]}` →
 //!   `{"predictions": [<OCR response>, ...]}`, one per instance, in order.
@@ -27,15 +28,15 @@ pub fn routes(state: &SharedState) -> Router<SharedState> {
 }
 
 async fn list(State(state): State<SharedState>) -> Json<Value> {
-    Json(json!({"models": kserve::served(&state).into_iter().collect::<Vec<_>>()}))
+    Json(json!({"models": kserve::served(&state)}))
 }
 
 async fn status(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ProtocolError> {
-    kserve::check_model(&state, &name)?;
-    let ready = state.ready();
+    let slot = kserve::check_model(&state, &name)?;
+    let ready = kserve::model_ready(&state, slot);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, Json(json!({"name": name, "ready": ready}))))
 }
@@ -48,8 +49,8 @@ async fn predict(
     let Some((name, "predict")) = name_verb.rsplit_once(':') else {
         return Err(ProtocolError::BadRequest("POST /v1/models/NAME:predict is the only V1 verb served".into()));
     };
-    kserve::check_model(&state, name)?;
-    kserve::check_ready(&state)?;
+    let slot = kserve::check_model(&state, name)?;
+    kserve::check_ready(&state, slot)?;
     let body = kserve::read_body(&state, request).await?;
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
@@ -70,6 +71,6 @@ async fn predict(
         .collect::<Result<Vec<_>, _>>()?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
-    let predictions = kserve::run_batch(&state, images).await?;
+    let predictions = kserve::run_batch(&state, slot, images).await?;
     Ok(Json(json!({"predictions": predictions})))
 }

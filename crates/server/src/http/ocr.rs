@@ -1,49 +1,85 @@
-//! `POST /v1/ocr/receipt` (and aliases): one image in a multipart form.
+//! `POST /v1/ocr/receipt` (and aliases): one image in a multipart form,
+//! read by the engine the request names (`engine=`, as a form field or in
+//! the query) or the one `crate::dispatch` picks.
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{Query, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 use metrics::{counter, histogram};
+use serde::Deserialize;
 use tokio::time::{Instant, timeout};
 
+use crate::dispatch;
 use crate::state::SharedState;
+use crate::wire::ENGINE_HEADER;
 use crate::wire::error::ApiError;
 use crate::wire::response::OcrResponse;
-use crate::wire::upload::read_image;
+use crate::wire::upload::read_upload;
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct OcrQuery {
+    /// The engine to read with (`paddle`, `tesseract`, ...; see /health);
+    /// the same as the form field `engine`. Default: the service's.
+    engine: Option<String>,
+}
 
 /// Reads the text lines of one receipt or document image.
-#[utoipa::path(post, path = "/v1/ocr/receipt", tag = "ocr", operation_id = "recognize",
-    responses((status = 200, description = "The lines read, in reading order", body = OcrResponse)))]
+#[utoipa::path(post, path = "/v1/ocr/receipt", tag = "ocr", operation_id = "recognize", params(OcrQuery),
+    responses((status = 200, description = "The lines read, in reading order; header `X-OCR-Engine` names the engine",
+        body = OcrResponse)))]
 pub async fn recognize(
     State(state): State<SharedState>,
+    query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<Json<OcrResponse>, ApiError> {
+) -> Response {
     let started = Instant::now();
-    let answer = read_receipt(state, form).await;
+    let mut engine = "none";
+    let answer = read_receipt(&state, query, form, &mut engine).await;
     let outcome = if answer.is_ok() { "success" } else { "error" };
-    counter!("ocr_requests_total", "outcome" => outcome).increment(1);
-    histogram!("request_predict_seconds").record(started.elapsed().as_secs_f64());
-    answer
+    counter!("ocr_requests_total", "outcome" => outcome, "engine" => engine).increment(1);
+    histogram!("request_predict_seconds", "engine" => engine).record(started.elapsed().as_secs_f64());
+    match answer {
+        Ok(body) => {
+            let mut response = Json(body).into_response();
+            response.headers_mut().insert(ENGINE_HEADER, HeaderValue::from_static(engine));
+            response
+        }
+        Err(err) => err.into_response(),
+    }
 }
 
 async fn read_receipt(
-    state: SharedState,
+    state: &SharedState,
+    query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<Json<OcrResponse>, ApiError> {
+    engine: &mut &'static str,
+) -> Result<OcrResponse, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     // Refuse before reading the upload when there is nothing to run it on.
-    let loaded = state.loaded()?;
+    dispatch::choose(state, query.engine.as_deref())?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
-    let image = timeout(state.limits.body_timeout, read_image(form, state.limits.max_upload_bytes))
+    let upload = timeout(state.limits.body_timeout, read_upload(form, state.limits.max_upload_bytes))
         .await
         .map_err(|_| ApiError::BodyTimeout)??;
+    let named = match (query.engine, upload.engine) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::InvalidParameter(format!("`engine` is `{a}` in the query but `{b}` in the form")));
+        }
+        (a, b) => a.or(b),
+    };
+    let (slot, loaded) = dispatch::choose(state, named.as_deref())?;
+    *engine = slot.name;
     // Dropping the wait on timeout closes the reply channel, and a worker
     // skips a job whose client is gone.
-    let done = timeout(state.limits.request_timeout, loaded.pool.recognize(image))
+    let done = timeout(state.limits.request_timeout, loaded.pool.recognize(upload.image.clone()))
         .await
         .map_err(|_| ApiError::DeadlineExceeded)??;
-    histogram!("ocr_processing_seconds").record(done.elapsed.as_secs_f64());
-    let millis = done.elapsed.as_secs_f64() * 1000.0;
+    let seconds = done.elapsed.as_secs_f64();
+    histogram!("ocr_processing_seconds", "engine" => slot.name).record(seconds);
     // Counts and timings only: recognised text never reaches the log.
-    tracing::info!(lines = done.lines.len(), "OCR processing time: {millis:.1} ms");
-    Ok(Json(OcrResponse::new(done.lines, done.elapsed)))
+    tracing::info!(lines = done.lines.len(), engine = slot.name, "OCR processing time: {:.1} ms", seconds * 1000.0);
+    dispatch::shadow(state, slot.name, upload.image, &done.lines, seconds);
+    Ok(OcrResponse::new(done.lines, done.elapsed, slot.name))
 }

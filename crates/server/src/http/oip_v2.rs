@@ -48,17 +48,21 @@ async fn model_ready(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ProtocolError> {
-    kserve::check_model(&state, &name)?;
-    Ok((readiness(&state), Json(json!({"name": name, "ready": state.ready()}))))
+    let slot = kserve::check_model(&state, &name)?;
+    let ready = kserve::model_ready(&state, slot);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, Json(json!({"name": name, "ready": ready}))))
 }
 
 async fn model_metadata(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ProtocolError> {
-    kserve::check_model(&state, &name)?;
+    let slot = kserve::check_model(&state, &name)?;
+    let version = slot.ready().map(|l| l.info.version.clone());
     Ok(Json(json!({
         "name": name,
+        "versions": version.into_iter().collect::<Vec<_>>(),
         "platform": "inference-hub",
         "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [-1]}],
         "outputs": [{"name": OUTPUT, "datatype": "BYTES", "shape": [-1]}],
@@ -109,8 +113,8 @@ async fn infer(
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, ProtocolError> {
-    kserve::check_model(&state, &name)?;
-    kserve::check_ready(&state)?;
+    let slot = kserve::check_model(&state, &name)?;
+    kserve::check_ready(&state, slot)?;
     let header_len = header_length(request.headers())?;
     let body = kserve::read_body(&state, request).await?;
     let (header, binary) = binary_tensor::split(&body, header_len).map_err(ProtocolError::BadRequest)?;
@@ -122,7 +126,7 @@ async fn infer(
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);
-    let results = kserve::run_batch(&state, images).await?;
+    let results = kserve::run_batch(&state, slot, images).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
     Ok(respond(&name, id, &texts, binary_output))
 }

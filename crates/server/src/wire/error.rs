@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hub_engines::EngineError;
 use hub_ocr::OcrError;
 use serde_json::json;
 
@@ -30,6 +31,18 @@ pub enum ApiError {
     InvalidImage(String),
     /// The image is decodable in principle but over the pixel limits.
     ImageTooLarge(String),
+    /// A request option has a value the service cannot use.
+    InvalidParameter(String),
+    /// The request names an engine this service does not run.
+    UnknownEngine {
+        name: String,
+        known: Vec<&'static str>,
+    },
+    /// The request names an engine that is still loading or failed to load.
+    EngineNotReady {
+        name: &'static str,
+        why: String,
+    },
     /// Models are still loading.
     NotReady,
     /// Model loading failed; the service cannot serve inference.
@@ -60,7 +73,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MissingFile | BadMultipart(_) | EmptyFile | InvalidImage(_) => StatusCode::BAD_REQUEST,
+            MissingFile
+            | BadMultipart(_)
+            | EmptyFile
+            | InvalidImage(_)
+            | InvalidParameter(_)
+            | UnknownEngine { .. } => StatusCode::BAD_REQUEST,
             FileTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedFormat | ContentTypeMismatch { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Overloaded | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -69,7 +87,7 @@ impl ApiError {
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            NotReady | ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            NotReady | ModelsUnavailable(_) | EngineNotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
             CapabilityDisabled(_) | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +105,9 @@ impl ApiError {
             ContentTypeMismatch { .. } => "content_type_mismatch",
             InvalidImage(_) => "invalid_image",
             ImageTooLarge(_) => "image_too_large",
+            InvalidParameter(_) => "invalid_parameter",
+            UnknownEngine { .. } => "unknown_engine",
+            EngineNotReady { .. } => "engine_not_ready",
             NotReady => "models_loading",
             ModelsUnavailable(_) => "models_unavailable",
             Overloaded => "overloaded",
@@ -121,6 +142,11 @@ impl ApiError {
             }
             InvalidImage(why) => format!("the image cannot be decoded: {why}"),
             ImageTooLarge(why) => format!("image too large: {why}"),
+            InvalidParameter(why) => format!("invalid parameter: {why}"),
+            UnknownEngine { name, known } => {
+                format!("unknown engine `{name}`: this service runs {}", known.join(", "))
+            }
+            EngineNotReady { name, why } => format!("engine `{name}` cannot serve now: {why}"),
             NotReady => "models are still loading; retry shortly".into(),
             ModelsUnavailable(why) => format!("models failed to load: {why}"),
             Overloaded => "too many requests in flight; retry shortly".into(),
@@ -150,6 +176,18 @@ impl From<OcrError> for ApiError {
             | OcrError::ModelOutput(_)
             | OcrError::ProbeFailed(_) => {
                 tracing::error!(error = %err, "inference failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        match err {
+            EngineError::Ocr(err) => err.into(),
+            other => {
+                tracing::error!(error = %other, "inference failed");
                 ApiError::Internal
             }
         }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Histogram buckets in seconds: a probe takes microseconds, a large receipt
 /// on a busy two-core machine tens of seconds.
@@ -14,11 +14,16 @@ pub const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Installs the process-wide Prometheus recorder with these histogram
-/// buckets (the service's and the gateway's). Histogram samples are folded
-/// into their buckets every few seconds, so memory stays flat however long
-/// Prometheus goes without scraping.
-pub fn install_recorder(buckets: &[f64]) -> anyhow::Result<PrometheusHandle> {
-    let handle = PrometheusBuilder::new().set_buckets(buckets)?.install_recorder()?;
+/// buckets (the service's and the gateway's), and others for the histograms
+/// that do not measure seconds. Histogram samples are folded into their
+/// buckets every few seconds, so memory stays flat however long Prometheus
+/// goes without scraping.
+pub fn install_recorder(buckets: &[f64], others: &[(&str, &[f64])]) -> anyhow::Result<PrometheusHandle> {
+    let mut builder = PrometheusBuilder::new().set_buckets(buckets)?;
+    for (name, buckets) in others {
+        builder = builder.set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)?;
+    }
+    let handle = builder.install_recorder()?;
     describe_http();
     let upkeep = handle.clone();
     tokio::spawn(async move {

@@ -21,6 +21,9 @@ pub const OCR_ROUTES: [&str; 3] = ["/v1/ocr/receipt", "/v1/ocr", "/v1/parse"];
 /// the KServe protocols' `{"error": "..."}` body, so a gateway can pass it on.
 pub const ERROR_CODE_HEADER: &str = "x-error-code";
 
+/// Header naming the engine that read the image (`paddle`, `tesseract`).
+pub const ENGINE_HEADER: &str = "x-ocr-engine";
+
 /// The Open Inference Protocol's binary-data header: the JSON part's length.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 

@@ -15,6 +15,9 @@ pub struct OcrResponse {
     pub avg_confidence: f64,
     /// Decode and OCR time on the worker, without queueing.
     pub processing_time_ms: f64,
+    /// The engine that read the image (`paddle`, `tesseract`).
+    #[serde(default)]
+    pub engine: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -32,7 +35,7 @@ fn round(value: f64, decimals: i32) -> f64 {
 }
 
 impl OcrResponse {
-    pub fn new(lines: Vec<TextLine>, elapsed: Duration) -> Self {
+    pub fn new(lines: Vec<TextLine>, elapsed: Duration, engine: &str) -> Self {
         let avg = if lines.is_empty() {
             0.0
         } else {
@@ -51,6 +54,7 @@ impl OcrResponse {
             lines,
             avg_confidence: round(avg, 4),
             processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
+            engine: engine.to_owned(),
         }
     }
 }
@@ -66,12 +70,12 @@ mod tests {
             confidence,
             bbox: [[0.4, 1.6], [10.0, 1.0], [10.0, 5.0], [0.0, 5.0]],
         };
-        let r = OcrResponse::new(vec![line("A", 0.9), line("B", 0.6)], Duration::from_micros(12_345));
+        let r = OcrResponse::new(vec![line("A", 0.9), line("B", 0.6)], Duration::from_micros(12_345), "paddle");
         assert_eq!(r.line_count, 2);
         assert_eq!(r.avg_confidence, 0.75);
         assert_eq!(r.processing_time_ms, 12.3);
         assert_eq!(r.lines[0].bbox, [[0, 2], [10, 1], [10, 5], [0, 5]]);
-        let empty = OcrResponse::new(vec![], Duration::ZERO);
+        let empty = OcrResponse::new(vec![], Duration::ZERO, "paddle");
         assert_eq!((empty.line_count, empty.avg_confidence), (0, 0.0));
     }
 }

@@ -1,7 +1,9 @@
 //! Reading an uploaded image from a multipart form, with the checks both
 //! the service and the gateway make before anything runs: one image part,
-//! within the size limit, a supported format whose declared type agrees.
+//! within the size limit, a supported format whose declared type agrees;
+//! and the short text options a form may carry beside it.
 
+use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError};
 use axum::http::StatusCode;
 use hub_ocr::sniff_format;
@@ -11,11 +13,35 @@ use super::error::ApiError;
 /// Form fields that carry the image.
 const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
 
-/// The single image part of the form; other text fields are ignored.
-pub async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut image: Option<Vec<u8>> = None;
+/// Form fields that carry a request option as short text.
+const OPTION_FIELDS: [&str; 1] = ["engine"];
+
+/// Longest option value accepted.
+const MAX_OPTION_BYTES: usize = 256;
+
+/// An upload: the image, and the options sent beside it.
+pub struct Upload {
+    pub image: Bytes,
+    /// `engine=NAME`: which engine reads the image.
+    pub engine: Option<String>,
+}
+
+/// The single image part of the form and its options; other fields are ignored.
+pub async fn read_upload(mut form: Multipart, limit: usize) -> Result<Upload, ApiError> {
+    let mut image: Option<Bytes> = None;
+    let mut engine = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, limit))? {
-        if !field.name().is_some_and(|n| FILE_FIELDS.contains(&n)) {
+        let name = field.name().unwrap_or_default().to_owned();
+        if OPTION_FIELDS.contains(&name.as_str()) {
+            let value = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+            let value = std::str::from_utf8(&value)
+                .ok()
+                .filter(|_| value.len() <= MAX_OPTION_BYTES)
+                .ok_or_else(|| ApiError::InvalidParameter(format!("`{name}` must be short UTF-8 text")))?;
+            engine = Some(value.trim().to_owned());
+            continue;
+        }
+        if !FILE_FIELDS.contains(&name.as_str()) {
             continue;
         }
         if image.is_some() {
@@ -29,12 +55,12 @@ pub async fn read_image(mut form: Multipart, limit: usize) -> Result<Vec<u8>, Ap
         if !bytes.is_empty() {
             check_type(declared.as_deref(), &bytes)?;
         }
-        image = Some(bytes.to_vec());
+        image = Some(bytes);
     }
     match image {
         None => Err(ApiError::MissingFile),
         Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
-        Some(bytes) => Ok(bytes),
+        Some(image) => Ok(Upload { image, engine }),
     }
 }
 

@@ -513,7 +513,10 @@ impl OcrLine {
 
 /// Checks the OCR response contract exactly and returns its lines.
 pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
-    assert_eq!(keys(json), set(&["lines", "line_count", "avg_confidence", "processing_time_ms"]), "body: {json}");
+    let fields = ["lines", "line_count", "avg_confidence", "processing_time_ms", "engine"];
+    assert_eq!(keys(json), set(&fields), "body: {json}");
+    let engine = json["engine"].as_str().expect("engine is a string");
+    assert!(["paddle", "tesseract"].contains(&engine), "engine {engine}");
     let raw = json["lines"].as_array().expect("lines is an array");
     assert_eq!(json["line_count"].as_u64(), Some(raw.len() as u64), "line_count must equal lines.len()");
     let time = json["processing_time_ms"].as_f64().expect("processing_time_ms is a number");

@@ -13,9 +13,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request};
 use clap::{CommandFactory, FromArgMatches};
-use hub_ocr::{Model, OcrEngine, PrecisionReport};
+use hub_engines::{Engine, EngineError, EngineInfo};
+use hub_ocr::{Model, OcrEngine, PrecisionReport, TextLine};
 use inference_hub::config::{Cli, Command, EngineArgs, ServeArgs};
-use inference_hub::state::{Loaded, SharedState};
+use inference_hub::state::{EngineSlot, Loaded, SharedState};
 use inference_hub::wire::access::AccessPolicy;
 use inference_hub::workers::Workers;
 use ndarray::{ArrayD, ArrayView4};
@@ -37,6 +38,7 @@ pub struct App {
     /// The access policy as `serve` logs it at start-up.
     pub access: String,
     router: Router,
+    /// Worker threads per engine.
     workers: usize,
     queue: usize,
     engine: EngineArgs,
@@ -81,33 +83,50 @@ impl App {
         let args = serve_args(flags);
         let access = AccessPolicy::from_args(&args.access).unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
         let described = access.describe();
-        let state = inference_hub::state::AppState::new(&args, access, hub_ocr::CpuInfo::detect());
+        let routing = args.routing().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
+        let state = inference_hub::state::AppState::new(&args, access, routing, hub_ocr::CpuInfo::detect());
         let router = inference_hub::router(state.clone());
         let (workers, queue) = (args.engine.worker_count(), args.queue_size);
         Self { state, access: described, router, workers, queue, engine: args.engine }
     }
 
-    /// Finishes the load with the fake engine, as `serve`'s loader does with the real one.
+    /// Finishes every engine's load with fake models, as `serve`'s loader
+    /// does with the real ones. Each engine reads [`FAKE_TEXTS`]; the answer's
+    /// `engine` says which one did.
     pub fn load_fakes(&self) {
-        let engine = fake_engine(&self.engine.ocr_options());
-        let pool = Workers::start(Arc::new(engine), self.workers, self.queue).expect("worker threads");
-        let requested = self.engine.precision();
-        let precision = PrecisionReport { requested, in_use: requested, probe_cer: Some(0.0), fallback_reason: None };
-        let models = self.state.about.model_names.clone();
-        let loaded = Loaded { pool, load_time: Duration::from_millis(1), precision, models };
-        self.state.lifecycle.ocr.as_ref().expect("OCR is enabled").finish(Ok(loaded));
+        for slot in self.engines() {
+            let engine = Arc::new(fake_engine(&self.engine.ocr_options()));
+            let instances = (0..self.workers).map(|_| Box::new(Fake(engine.clone())) as Box<dyn Engine>).collect();
+            let pool = Workers::start(slot.name, instances, self.engine.decode_limits(), self.queue).expect("workers");
+            let requested = self.engine.precision();
+            let precision = (slot.name == "paddle").then_some(PrecisionReport {
+                requested,
+                in_use: requested,
+                probe_cer: Some(0.0),
+                fallback_reason: None,
+            });
+            let info = EngineInfo { name: slot.name, version: "fake".into(), models: vec![], precision };
+            slot.finish(Ok(Loaded { pool, load_time: Duration::from_millis(1), info }));
+        }
     }
 
-    /// Loads the engine the flags name from disk, as `serve`'s loader does,
-    /// and records the outcome. Meant for loads that fail (`--model-dir
+    /// Loads the engines the flags name from disk, as `serve`'s loader does,
+    /// and records the outcomes. Meant for loads that fail (`--model-dir
     /// /nonexistent`): the real load's own error, without loading models.
     pub fn load_from_disk(&self) {
-        let outcome = self.engine.load_engine().map_err(|e| e.to_string()).and_then(|(engine, precision)| {
-            let pool = Workers::start(Arc::new(engine), self.workers, self.queue).map_err(|e| e.to_string())?;
-            let models = self.state.about.model_names.clone();
-            Ok(Loaded { pool, load_time: Duration::from_millis(1), precision, models })
-        });
-        self.state.lifecycle.ocr.as_ref().expect("OCR is enabled").finish(outcome);
+        for slot in self.engines() {
+            let outcome = self.engine.load(slot.name).map_err(|e| e.to_string()).and_then(|engine| {
+                let pool = Workers::start(slot.name, engine.instances, self.engine.decode_limits(), self.queue)
+                    .map_err(|e| e.to_string())?;
+                Ok(Loaded { pool, load_time: engine.load_time, info: engine.info })
+            });
+            slot.finish(outcome);
+        }
+    }
+
+    /// Every engine slot (OCR must be enabled).
+    pub fn engines(&self) -> impl Iterator<Item = &EngineSlot> {
+        self.state.lifecycle.engines.as_ref().expect("OCR is enabled").iter()
     }
 
     /// Sends `request` from [`CLIENT`].
@@ -318,6 +337,15 @@ impl Model for FakeRecognizer {
             out[[b, 0, letter]] = 1.0;
         }
         Ok(out)
+    }
+}
+
+/// The PP-OCR engine over fake networks, as any engine.
+struct Fake(Arc<OcrEngine>);
+
+impl Engine for Fake {
+    fn read(&mut self, image: &image::RgbImage) -> Result<Vec<TextLine>, EngineError> {
+        Ok(self.0.read_image(image)?)
     }
 }
 

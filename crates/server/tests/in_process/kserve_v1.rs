@@ -16,7 +16,7 @@ use crate::harness::{App, FAKE_TEXTS, Form, texts};
 async fn v1_lists_the_model_reports_readiness_and_predicts_a_batch() {
     let app = App::loading(&["--model-name", "receipts"]);
     let list = app.get("/v1/models").await;
-    assert_eq!((list.status, &list.json), (200, &json!({"models": ["receipts"]})));
+    assert_eq!((list.status, &list.json), (200, &json!({"models": ["receipts", "paddle"]})));
     // KServe's readiness route for V1: 503 until the models are loaded.
     let status = app.get("/v1/models/receipts").await;
     assert_eq!((status.status, &status.json), (503, &json!({"name": "receipts", "ready": false})));

@@ -50,7 +50,7 @@ async fn failed_model_load_is_reported_and_never_ready() {
 #[tokio::test]
 async fn disabled_ocr_is_ready_without_models() {
     let app = App::loading(&["--enable-ocr", "0"]);
-    assert!(app.state.lifecycle.ocr.is_none(), "`serve` starts a model load only when this is set");
+    assert!(app.state.lifecycle.engines.is_none(), "`serve` starts a model load only when this is set");
 
     let ready = app.get("/ready").await;
     assert_eq!((ready.status, &ready.json), (200, &json!({"ready": true, "models_loaded": true})));
