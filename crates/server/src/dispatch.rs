@@ -4,9 +4,11 @@
 //! default engine, or with `--ab ENGINE=FRACTION` to ENGINE with that
 //! probability (to the default while ENGINE is not loaded). With
 //! `--shadow ENGINE`, a sample of the default engine's requests is read
-//! again by ENGINE after the client has its answer, only while both pools
-//! are idle, and the two readings are compared in the `ocr_shadow_*`
-//! metrics; a busy service drops the sample and counts it.
+//! again by ENGINE after the client has its answer, on ENGINE's background
+//! worker (`SCHED_IDLE`: it only gets CPU time nobody else wants), and only
+//! while the default engine's queue is empty and the background worker
+//! free; a busy service drops the sample and counts it. The two readings
+//! are compared in the `ocr_shadow_*` metrics.
 
 use axum::body::Bytes;
 use hub_ocr::TextLine;
@@ -43,13 +45,13 @@ pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, lines: &[
     let (Some(primary), Some(shadow)) = (default.and_then(EngineSlot::ready), state.engine(Some(engine)).ok()) else {
         return;
     };
-    let Some(shadow_pool) = shadow.ready() else {
+    let Some(background) = shadow.ready().and_then(|l| l.shadow.as_ref()) else {
         counter!("ocr_shadow_total", "engine" => engine, "outcome" => "not_loaded").increment(1);
         return;
     };
-    // Idle means nothing queued on either engine and a free worker on both:
-    // shadow work must never wait in front of a client's request.
-    if !primary.pool.idle() || !shadow_pool.pool.idle() {
+    // Nothing may be waiting for the default engine, and the background
+    // worker must be free: samples never pile up.
+    if primary.pool.queued() > 0 || !background.idle() {
         counter!("ocr_shadow_total", "engine" => engine, "outcome" => "dropped_busy").increment(1);
         return;
     }
@@ -57,8 +59,12 @@ pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, lines: &[
     let served_lines = lines.len();
     let state = state.clone();
     tokio::spawn(async move {
-        let Some(loaded) = state.engine(Some(engine)).ok().and_then(EngineSlot::ready) else { return };
-        match loaded.pool.recognize(image).await {
+        let Some(background) =
+            state.engine(Some(engine)).ok().and_then(EngineSlot::ready).and_then(|l| l.shadow.as_ref())
+        else {
+            return;
+        };
+        match background.recognize(image).await {
             Ok(read) => {
                 let texts: Vec<&str> = read.lines.iter().map(|l| l.text.as_str()).collect();
                 let served: Vec<&str> = served_text.iter().map(String::as_str).collect();

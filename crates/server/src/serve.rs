@@ -13,7 +13,7 @@ use crate::notify;
 use crate::state::{AppState, Loaded};
 use crate::wire::access::AccessPolicy;
 use crate::wire::serve::serve_until_signal;
-use crate::workers::Workers;
+use crate::workers::{Priority, Workers};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.enable_stt || args.enable_tts {
@@ -71,10 +71,20 @@ fn load_engine(state: &AppState, args: &EngineArgs, name: &'static str, queue: u
     } else {
         tracing::info!(workers = args.worker_count(), "Loading the {name} engine...");
     }
-    let outcome = args.load(name).map_err(|e| e.to_string()).and_then(|engine| {
-        let pool = Workers::start(name, engine.instances, args.decode_limits(), queue)
-            .map_err(|e| format!("cannot start workers: {e}"))?;
-        Ok(Loaded { pool, load_time: engine.load_time, info: engine.info })
+    // The shadow engine gets one instance more, for its background worker.
+    let is_shadow = state.routing.shadow.is_some_and(|(shadow, _)| shadow == name);
+    let instances = args.worker_count() + usize::from(is_shadow);
+    let outcome = args.load(name, instances).map_err(|e| e.to_string()).and_then(|mut engine| {
+        let start = |instances, queue, priority| {
+            Workers::start(name, instances, args.decode_limits(), queue, priority)
+                .map_err(|e| format!("cannot start workers: {e}"))
+        };
+        let shadow = match is_shadow {
+            true => Some(start(engine.instances.split_off(args.worker_count()), 1, Priority::Background)?),
+            false => None,
+        };
+        let pool = start(engine.instances, queue, Priority::Normal)?;
+        Ok(Loaded { pool, shadow, load_time: engine.load_time, info: engine.info })
     });
     match &outcome {
         Ok(loaded) => tracing::info!(

@@ -23,6 +23,8 @@ pub struct EngineSlot {
 
 pub struct Loaded {
     pub pool: Workers,
+    /// For the `--shadow` engine: one more instance, on a background worker.
+    pub shadow: Option<Workers>,
     pub load_time: Duration,
     /// Version, model files and (PP-OCR) precision.
     pub info: EngineInfo,

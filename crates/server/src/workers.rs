@@ -1,6 +1,10 @@
 //! Inference workers: one thread per engine instance, taking jobs from a
 //! bounded queue and answering on a oneshot channel, so no inference ever
-//! runs on the async runtime. Each loaded engine has its own pool.
+//! runs on the async runtime. Each loaded engine has its own pool, and the
+//! shadow engine a background one besides.
+
+// Unsafe code here: sched_setscheduler for background workers.
+#![allow(unsafe_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -30,6 +34,17 @@ struct Job {
     span: tracing::Span,
 }
 
+/// How the pool's threads are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Clients wait for these.
+    Normal,
+    /// Work nobody waits for (shadow comparisons): the threads run under
+    /// `SCHED_IDLE`, so the kernel gives them only CPU time that no other
+    /// thread wants, and a client's request is never slowed by them.
+    Background,
+}
+
 /// A fixed set of workers, one per engine instance, behind a bounded queue.
 pub struct Workers {
     jobs: Sender<Job>,
@@ -46,12 +61,20 @@ impl Workers {
         instances: Vec<Box<dyn Engine>>,
         limits: DecodeLimits,
         queue: usize,
+        priority: Priority,
     ) -> std::io::Result<Self> {
         let (jobs, inbox) = bounded::<Job>(queue.max(1));
         let (workers, busy) = (instances.len(), Arc::new(AtomicUsize::new(0)));
         for (i, mut engine) in instances.into_iter().enumerate() {
             let (inbox, busy, limits) = (inbox.clone(), busy.clone(), limits.clone());
-            thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+            let thread = match priority {
+                Priority::Normal => format!("{name}-{i}"),
+                Priority::Background => format!("{name}-bg-{i}"),
+            };
+            thread::Builder::new().name(thread).spawn(move || {
+                if priority == Priority::Background {
+                    run_when_idle();
+                }
                 for job in inbox {
                     // The client went away while the job was queued: skip it.
                     if job.reply.is_closed() {
@@ -95,6 +118,18 @@ impl Workers {
             TrySendError::Disconnected(_) => ApiError::Internal,
         })?;
         answer.await.map_err(|_| ApiError::Internal)?
+    }
+}
+
+/// Puts the calling thread under `SCHED_IDLE`. Lowering one's own priority
+/// needs no privilege; should it fail anyway, the thread runs normally.
+fn run_when_idle() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is the calling thread; `param` is a valid, initialised
+    // sched_param that the call only reads.
+    let failed = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0;
+    if failed {
+        tracing::warn!("cannot run background work under SCHED_IDLE: {}", std::io::Error::last_os_error());
     }
 }
 

@@ -16,7 +16,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display())))
         .collect::<Result<_, _>>()?;
     let name = args.engine.default_engine();
-    let mut loaded = args.engine.load(name).context("loading the engine")?;
+    let mut loaded = args.engine.load(name, 1).context("loading the engine")?;
     let (load, precision) = (loaded.load_time, loaded.info.precision.clone());
     let engine = loaded.instances[0].as_mut();
     let limits = args.engine.decode_limits();

@@ -17,7 +17,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<()> {
                 println!("model:        {} ({})", path.display(), size.unwrap_or_else(|_| "missing".into()));
             }
         }
-        let loaded = args.load(name).with_context(|| format!("loading the {name} engine"))?;
+        let loaded = args.load(name, 1).with_context(|| format!("loading the {name} engine"))?;
         println!("engine:       {name}: {} loaded in {} ms", loaded.info.version, loaded.load_time.as_millis());
         if let Some(precision) = &loaded.info.precision {
             println!("precision:    {precision}");

@@ -13,7 +13,7 @@ use crate::wire::response::OcrResponse;
 
 pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let name = args.engine.default_engine();
-    let mut loaded = args.engine.load(name).context("loading the engine")?;
+    let mut loaded = args.engine.load(name, 1).context("loading the engine")?;
     let engine = loaded.instances[0].as_mut();
     let limits = args.engine.decode_limits();
     if let Some(dir) = &args.out_dir {

@@ -244,10 +244,10 @@ impl EngineArgs {
         self.ocr_options().decode
     }
 
-    /// Loads engine `name` with one instance per worker; PP-OCR's int8
-    /// models must first read the start-up probe right on this CPU.
-    pub fn load(&self, name: &str) -> Result<hub_engines::Loaded, EngineError> {
-        let loaded = hub_engines::load(name, &self.settings(), self.worker_count())?;
+    /// Loads `instances` instances of engine `name` (one per worker);
+    /// PP-OCR's int8 models must first read the start-up probe right on this CPU.
+    pub fn load(&self, name: &str, instances: usize) -> Result<hub_engines::Loaded, EngineError> {
+        let loaded = hub_engines::load(name, &self.settings(), instances)?;
         match &loaded.info.precision {
             Some(precision) => {
                 tracing::info!(engine = name, "CPU: {}; precision: {precision}", hub_ocr::CpuInfo::detect())

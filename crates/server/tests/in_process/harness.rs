@@ -18,7 +18,7 @@ use hub_ocr::{Model, OcrEngine, PrecisionReport, TextLine};
 use inference_hub::config::{Cli, Command, EngineArgs, ServeArgs};
 use inference_hub::state::{EngineSlot, Loaded, SharedState};
 use inference_hub::wire::access::AccessPolicy;
-use inference_hub::workers::Workers;
+use inference_hub::workers::{Priority, Workers};
 use ndarray::{ArrayD, ArrayView4};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -95,9 +95,18 @@ impl App {
     /// `engine` says which one did.
     pub fn load_fakes(&self) {
         for slot in self.engines() {
+            self.load_fake(slot.name);
+        }
+    }
+
+    /// Finishes engine `name`'s load with fake models; the others stay as they are.
+    pub fn load_fake(&self, name: &str) {
+        {
+            let slot = self.engines().find(|s| s.name == name).expect("an engine of --engines");
             let engine = Arc::new(fake_engine(&self.engine.ocr_options()));
             let instances = (0..self.workers).map(|_| Box::new(Fake(engine.clone())) as Box<dyn Engine>).collect();
-            let pool = Workers::start(slot.name, instances, self.engine.decode_limits(), self.queue).expect("workers");
+            let limits = self.engine.decode_limits();
+            let pool = Workers::start(slot.name, instances, limits, self.queue, Priority::Normal).expect("workers");
             let requested = self.engine.precision();
             let precision = (slot.name == "paddle").then_some(PrecisionReport {
                 requested,
@@ -106,7 +115,7 @@ impl App {
                 fallback_reason: None,
             });
             let info = EngineInfo { name: slot.name, version: "fake".into(), models: vec![], precision };
-            slot.finish(Ok(Loaded { pool, load_time: Duration::from_millis(1), info }));
+            slot.finish(Ok(Loaded { pool, shadow: None, load_time: Duration::from_millis(1), info }));
         }
     }
 
@@ -115,10 +124,11 @@ impl App {
     /// /nonexistent`): the real load's own error, without loading models.
     pub fn load_from_disk(&self) {
         for slot in self.engines() {
-            let outcome = self.engine.load(slot.name).map_err(|e| e.to_string()).and_then(|engine| {
-                let pool = Workers::start(slot.name, engine.instances, self.engine.decode_limits(), self.queue)
+            let outcome = self.engine.load(slot.name, self.workers).map_err(|e| e.to_string()).and_then(|engine| {
+                let limits = self.engine.decode_limits();
+                let pool = Workers::start(slot.name, engine.instances, limits, self.queue, Priority::Normal)
                     .map_err(|e| e.to_string())?;
-                Ok(Loaded { pool, load_time: engine.load_time, info: engine.info })
+                Ok(Loaded { pool, shadow: None, load_time: engine.load_time, info: engine.info })
             });
             slot.finish(outcome);
         }
