@@ -27,6 +27,10 @@ MODELS_VERSION=0.1.0
 HELM_SDK_VERSION=0.2.2
 SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}
 APT_PACKAGES=(fonts-dejavu-core curl)
+# The Tesseract engine: libtesseract and its English data, and what the
+# `tesseract` crate's bindgen needs to build against it (libclang, not the
+# 240 MB libclang-dev).
+APT_PACKAGES+=(libtesseract-dev libleptonica-dev tesseract-ocr-eng libclang1-14 libclang-common-14-dev pkg-config)
 # Test tools: Prometheus and promtool, systemd-analyze for the unit file,
 # qemu-user for the int8 models on an emulated AVX2-only CPU.
 [ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user)

@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
-    let server = Server::start(&["--workers", "1"]);
+    // Both engines, every paddle answer compared by tesseract in the
+    // background: the dashboard's shadow panels need their data too.
+    let flags = ["--workers", "1", "--engines", "paddle,tesseract", "--shadow", "tesseract", "--shadow-rate", "1"];
+    let server = Server::start(&flags);
     server.wait_ready().await;
     let prometheus = Prometheus::start(server.addr).await;
     prometheus.wait_for(r#"up{job="inference-hub"}"#, |up| up == 1.0).await;
@@ -51,10 +54,15 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     assert_eq!(prometheus.wait_for(http, |v| v >= 1.0).await, 1.0);
     assert_eq!(prometheus.wait_for("ocr_processing_seconds_count", |v| v >= 2.0).await, 2.0);
     assert_eq!(prometheus.wait_for("request_predict_seconds_count", |v| v >= 3.0).await, 3.0);
-    for stage in ["decode", "detect", "recognize"] {
+    for stage in ["detect", "recognize"] {
         let query = format!(r#"ocr_inference_stage_seconds_count{{stage="{stage}"}}"#);
         assert_eq!(prometheus.wait_for(&query, |v| v >= 2.0).await, 2.0, "{stage}");
     }
+    // Decoding is every engine's, the shadow's included.
+    prometheus.wait_for(r#"ocr_inference_stage_seconds_count{stage="decode"}"#, |v| v >= 2.0).await;
+    let compared = r#"ocr_shadow_total{engine="tesseract",outcome="compared"}"#;
+    assert_eq!(prometheus.wait_for(compared, |v| v >= 2.0).await, 2.0, "both answers compared while idle");
+    prometheus.wait_for(r#"ocr_models_loaded{engine="tesseract"}"#, |v| v == 1.0).await;
     prometheus.wait_for("ocr_models_loaded", |v| v == 1.0).await;
     prometheus.wait_for("process_resident_memory_bytes", |v| v > 50e6).await;
     prometheus.wait_for("process_cpu_seconds_total", |v| v > 0.0).await;
@@ -65,7 +73,7 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     assert!(cpu[0]["metric"]["isa"].as_str().is_some_and(|isa| !isa.is_empty()), "{cpu:?}");
     assert!(cpu[0]["metric"]["model"].as_str().is_some_and(|model| !model.is_empty()), "{cpu:?}");
     assert_eq!(prometheus.wait_for("ocr_precision_fallback", |v| v == 0.0).await, 0.0);
-    let precision = r#"ocr_model_precision{precision="int8",requested="int8"}"#;
+    let precision = r#"ocr_model_precision{engine="paddle",precision="int8",requested="int8"}"#;
     assert_eq!(prometheus.wait_for(precision, |v| v == 1.0).await, 1.0);
 
     // The exposition itself passes promtool's checks and lint.
@@ -74,7 +82,11 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     let content_type = headers[CONTENT_TYPE].to_str().unwrap();
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
     promtool_check(&exposition);
-    assert_eq!(exposed(&exposition, r#"ocr_requests_total{outcome="success"}"#), Some(2.0), "{exposition}");
+    assert_eq!(
+        exposed(&exposition, r#"ocr_requests_total{outcome="success",engine="paddle"}"#),
+        Some(2.0),
+        "{exposition}"
+    );
 
     // Every Grafana panel query names only exported metrics and returns data.
     let dashboard: Value = serde_json::from_str(

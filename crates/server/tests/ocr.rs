@@ -61,7 +61,7 @@ async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
     // Each image of a batch counts in the worker-time histogram, as an
     // upload does: the uploads and the blank page above, and these two.
     let (_, _, exposition) = server.get_text("/metrics", &[]).await;
-    let count = format!("ocr_processing_seconds_count {}", requests + 2);
+    let count = format!(r#"ocr_processing_seconds_count{{engine="paddle"}} {}"#, requests + 2);
     assert!(exposition.lines().any(|l| l == count), "no `{count}` in:\n{exposition}");
 
     // One timing line per request, and no recognised word anywhere in the

@@ -76,8 +76,11 @@ async fn int8_models_that_misread_the_probe_are_replaced_by_fp32() {
 
     let (status, _, metrics) = server.get_text("/metrics", &[]).await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("ocr_precision_fallback 1"), "{metrics}");
-    assert!(metrics.contains(r#"ocr_model_precision{precision="fp32",requested="int8"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"ocr_precision_fallback{engine="paddle"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"ocr_model_precision{engine="paddle",precision="fp32",requested="int8"} 1"#),
+        "{metrics}"
+    );
 
     // And it reads right.
     let reply = server.post_form("/v1/ocr/receipt", png_form("file", &receipt_png())).await;

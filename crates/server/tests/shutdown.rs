@@ -65,7 +65,7 @@ async fn queue_depth(server: &Server) -> f64 {
     let (status, _, text) = server.get_text("/metrics", &[]).await;
     assert_eq!(status, 200, "{text}");
     text.lines()
-        .find_map(|line| line.strip_prefix("ocr_queue_depth "))
+        .find_map(|line| line.strip_prefix(r#"ocr_queue_depth{engine="paddle"} "#))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_else(|| panic!("no ocr_queue_depth in /metrics:\n{text}"))
 }

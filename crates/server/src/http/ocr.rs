@@ -56,9 +56,13 @@ async fn read_receipt(
     form: Result<Multipart, MultipartRejection>,
     engine: &mut &'static str,
 ) -> Result<OcrResponse, ApiError> {
+    // Until an engine is chosen, failures count against the default.
+    if let Ok(slot) = state.engine(None) {
+        *engine = slot.name;
+    }
     let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     // Refuse before reading the upload when there is nothing to run it on.
-    dispatch::choose(state, query.engine.as_deref())?;
+    *engine = dispatch::choose(state, query.engine.as_deref())?.0.name;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     let upload = timeout(state.limits.body_timeout, read_upload(form, state.limits.max_upload_bytes))
         .await
