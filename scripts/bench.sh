@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: speed, memory and accuracy on the DEV receipts
-# (../shared/eval/sroie-dev), for every inference-hub profile and for the
-# fastest CPU peer (faster-paddle, installed into a throw-away venv from PyPI),
-# all in one run so the ratios compare like with like.
+# (../shared/eval/sroie-dev), for every inference-hub profile, its Tesseract
+# engine, and the fastest CPU peer (faster-paddle, installed into a
+# throw-away venv from PyPI), all in one run so the ratios compare like with
+# like; then `inference-hub compare` of the two engines.
 #   BENCH_PEER=0         skip the peer
-#   BENCH_PROFILES="..." profiles to run (default: accurate balanced fast)
+#   BENCH_PROFILES="..." profiles to run (default: accurate balanced fast tesseract;
+#                        `tesseract` is the engine, not a PP-OCR profile)
 #   BENCH_REQUESTS=N     HTTP requests per concurrency level (default: one per image)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +25,7 @@ images=("$data"/*.jpg)
 requests=${BENCH_REQUESTS:-${#images[@]}}
 
 # inference-hub's --profile presets; BENCH_PROFILES picks some.
-read -r -a profiles <<<"${BENCH_PROFILES:-accurate balanced fast}"
+read -r -a profiles <<<"${BENCH_PROFILES:-accurate balanced fast tesseract}"
 
 source "$root/scripts/serve-lib.sh"
 
@@ -53,7 +55,10 @@ PY
 }
 
 for name in "${profiles[@]}"; do
-  flags=(--profile "$name")
+  case $name in
+    tesseract) flags=(--engines tesseract) ;;
+    *) flags=(--profile "$name") ;;
+  esac
   echo "== inference-hub $name: in-process, HTTP, accuracy"
   "$bin" bench --json "${flags[@]}" "${images[@]}" |
     python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='inprocess'; print(json.dumps(r))" >>"$results"
@@ -74,5 +79,8 @@ if [ "${BENCH_PEER:-1}" != 0 ]; then
     python3 "$data/../ocr_eval.py" "$data" "$out/preds-peer-$size" >"$out/eval-peer-$size.txt"
   done
 fi
+
+echo "== inference-hub compare --engines paddle,tesseract (balanced)"
+"$bin" compare --engines paddle,tesseract "$data" | tee "$out/compare.txt"
 
 python3 "$root/scripts/bench_report.py" "$out"
