@@ -24,7 +24,7 @@ const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
 #[openapi(
     info(
         title = "inference-hub",
-        description = "Receipt and document OCR (PP-OCR on ONNX Runtime). Errors always have the shape \
+        description = "Receipt and document OCR (PP-OCR on ONNX Runtime, and Tesseract). Errors always have the shape \
                        `{\"error\": {\"code\", \"type\", \"message\"}}`; match on `code` (docs/errors.md)."
     ),
     paths(probes::live, probes::ready, probes::health, ocr::recognize, crate::metrics::render),
@@ -89,7 +89,8 @@ pub fn document() -> Value {
             "externalDocs": {"description": "request and tensor layout", "url": KSERVE_DOC},
             "parameters": if path.contains("{name}") {
                 json!([{"name": "name", "in": "path", "required": true, "schema": {"type": "string"},
-                        "description": "the served model (`--model-name`, default `ocr`)"}])
+                        "description": "the served model: `ocr` (`--model-name`) for the default engine, \
+                                        or an engine's name (`paddle`, `tesseract`)"}])
             } else {
                 json!([])
             },
@@ -128,10 +129,12 @@ fn upload() -> Value {
         "required": true,
         "content": {"multipart/form-data": {"schema": {
             "type": "object",
-            "description": "exactly one image part, `file` or `image_file`; other text fields are ignored",
+            "description": "exactly one image part, `file` or `image_file`; unknown text fields are ignored",
             "properties": {
                 "file": image("JPEG, PNG, WEBP or BMP image"),
                 "image_file": image("the same, under the other accepted name"),
+                "engine": {"type": "string", "description": "the engine to read with (`paddle`, `tesseract`; \
+                           /health lists the loaded ones); the same as the query parameter"},
             },
         }}},
     })

@@ -1,0 +1,195 @@
+//! Scores `hub_fields::extract` on a SROIE-style folder.
+//!
+//! ```sh
+//! cargo run --release -p hub-fields --example score_fields -- \
+//!     --data /work/shared/eval/sroie-dev --ocr OCR_JSON_DIR [--out PRED_DIR]
+//! cargo run --release -p hub-fields --example score_fields -- \
+//!     --data /work/shared/eval/sroie-dev --gt [--out PRED_DIR]
+//! ```
+//!
+//! `--ocr DIR` reads `<id>.json` OCR outputs (`{"lines": [{"text",
+//! "confidence", "bbox"}]}`); `--gt` uses the dataset's own `<id>.boxes.txt`
+//! lines instead. Prints per-field exact-match accuracy (company, address,
+//! date, total) with `ocr_eval.py`'s normalisation (whitespace collapsed,
+//! case-folded), their mean, all-four-correct, and p50/p95 extraction time.
+//! `--out DIR` writes `<id>.json` predictions (`lines` + `fields`) for
+//! `python3 ocr_eval.py DATASET DIR`. Only scores are printed, never receipt text.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use hub_fields::{Line, extract};
+use serde_json::{Value, json};
+
+const KEYS: [&str; 4] = ["company", "address", "date", "total"];
+
+struct OwnedLine {
+    text: String,
+    confidence: f32,
+    bbox: [[f32; 2]; 4],
+}
+
+fn usage() -> ! {
+    eprintln!("usage: score_fields --data DATASET_DIR (--ocr OCR_DIR | --gt) [--out PRED_DIR]");
+    std::process::exit(2)
+}
+
+/// `ocr_eval.py`'s `normalize_field`: whitespace collapsed, case-folded.
+fn normalize(v: Option<&str>) -> String {
+    v.unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+fn read_ocr(path: &Path) -> Result<Vec<OwnedLine>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let lines = v["lines"].as_array().ok_or_else(|| format!("{}: no lines", path.display()))?;
+    Ok(lines
+        .iter()
+        .map(|l| {
+            let mut bbox = [[0.0f32; 2]; 4];
+            if let Some(pts) = l["bbox"].as_array() {
+                for (k, p) in pts.iter().take(4).enumerate() {
+                    bbox[k] = [p[0].as_f64().unwrap_or(0.0) as f32, p[1].as_f64().unwrap_or(0.0) as f32];
+                }
+            }
+            OwnedLine {
+                text: l["text"].as_str().unwrap_or("").to_string(),
+                confidence: l["confidence"].as_f64().unwrap_or(1.0) as f32,
+                bbox,
+            }
+        })
+        .collect())
+}
+
+fn read_boxes(path: &Path) -> Result<Vec<OwnedLine>, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(raw.clone()).unwrap_or_else(|_| raw.iter().map(|&b| b as char).collect());
+    let text = text.trim_start_matches('\u{feff}');
+    let mut out = Vec::new();
+    for row in text.lines() {
+        let parts: Vec<&str> = row.splitn(9, ',').collect();
+        if parts.len() < 9 {
+            continue;
+        }
+        let c: Vec<f32> = parts[..8].iter().filter_map(|v| v.trim().parse().ok()).collect();
+        if c.len() < 8 {
+            continue;
+        }
+        let bbox = [[c[0], c[1]], [c[2], c[3]], [c[4], c[5]], [c[6], c[7]]];
+        out.push(OwnedLine { text: parts[8].trim().to_string(), confidence: 1.0, bbox });
+    }
+    Ok(out)
+}
+
+fn percentile(sorted: &[f64], pct: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((pct * sorted.len() as f64 / 100.0).ceil() as usize).max(1);
+    sorted[rank - 1]
+}
+
+fn main() {
+    let mut data: Option<PathBuf> = None;
+    let mut ocr: Option<PathBuf> = None;
+    let mut out: Option<PathBuf> = None;
+    let mut gt = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data" => data = args.next().map(PathBuf::from),
+            "--ocr" => ocr = args.next().map(PathBuf::from),
+            "--out" => out = args.next().map(PathBuf::from),
+            "--gt" => gt = true,
+            _ => usage(),
+        }
+    }
+    let Some(data) = data else { usage() };
+    if gt == ocr.is_some() {
+        usage();
+    }
+    if let Some(o) = &out {
+        std::fs::create_dir_all(o).expect("create --out dir");
+    }
+
+    let mut ids: Vec<String> = std::fs::read_dir(&data)
+        .expect("read dataset dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".boxes.txt").map(str::to_string))
+        .collect();
+    ids.sort();
+
+    let mut correct = [0usize; 4];
+    let mut all4 = 0usize;
+    let mut n = 0usize;
+    let mut times_ms = Vec::new();
+    let mut warmed = false;
+    for id in &ids {
+        let key_path = data.join(format!("{id}.key.json"));
+        let Ok(key_text) = std::fs::read_to_string(&key_path) else { continue };
+        let key: Value = serde_json::from_str(&key_text).expect("key json");
+        let lines = match &ocr {
+            Some(dir) => read_ocr(&dir.join(format!("{id}.json"))),
+            None => read_boxes(&data.join(format!("{id}.boxes.txt"))),
+        };
+        let lines = lines.unwrap_or_else(|e| {
+            eprintln!("warning: {e}; scored as empty");
+            Vec::new()
+        });
+        let view: Vec<Line> =
+            lines.iter().map(|l| Line { text: &l.text, confidence: l.confidence, bbox: l.bbox }).collect();
+        if !warmed {
+            // The first call compiles the regexes; keep it out of the timings.
+            let _ = extract(&view);
+            warmed = true;
+        }
+        let t0 = Instant::now();
+        let fields = extract(&view);
+        times_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+
+        let fv = serde_json::to_value(&fields).expect("serialise");
+        let mut ok_all = true;
+        for (k, name) in KEYS.iter().enumerate() {
+            let ok = normalize(key[name].as_str()) == normalize(fv[name].as_str());
+            correct[k] += usize::from(ok);
+            ok_all &= ok;
+        }
+        all4 += usize::from(ok_all);
+        n += 1;
+        if let Some(o) = &out {
+            let pred = json!({
+                "lines": lines.iter().map(|l| json!({
+                    "text": l.text, "confidence": l.confidence,
+                    "bbox": l.bbox.iter().map(|p| vec![p[0], p[1]]).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "fields": fv,
+            });
+            std::fs::write(o.join(format!("{id}.json")), serde_json::to_string(&pred).expect("json"))
+                .expect("write prediction");
+        }
+    }
+    if n == 0 {
+        eprintln!("no receipts with key.json in {}", data.display());
+        std::process::exit(1);
+    }
+    times_ms.sort_by(f64::total_cmp);
+    let source = if gt { "ground-truth lines".to_string() } else { format!("OCR lines from {}", ocr_name(&ocr)) };
+    println!("dataset: {}  ({n} receipts, {source})", data.display());
+    let mut mean = 0.0;
+    for (k, name) in KEYS.iter().enumerate() {
+        let acc = correct[k] as f64 / n as f64;
+        mean += acc / 4.0;
+        println!("  {name:<8} {acc:.4}  ({}/{n})", correct[k]);
+    }
+    println!("  mean     {mean:.4}");
+    println!("  all-four {:.4}  ({all4}/{n})", all4 as f64 / n as f64);
+    println!(
+        "  extraction time per receipt: p50 {:.3} ms  p95 {:.3} ms  max {:.3} ms",
+        percentile(&times_ms, 50.0),
+        percentile(&times_ms, 95.0),
+        times_ms.last().copied().unwrap_or(0.0)
+    );
+}
+
+fn ocr_name(ocr: &Option<PathBuf>) -> String {
+    ocr.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}

@@ -1,0 +1,284 @@
+//! Address: the block of rows between the company name and the first
+//! phone / fax / tax-id / e-mail / date / document-title row.
+//!
+//! Registration-number rows right under the name are skipped, and so are up
+//! to two non-address rows (a branch name, a slogan) before the first row that
+//! looks like an address (street words, a postcode, or a house number). The
+//! block then runs until a stop row, a vertical gap of more than one and a
+//! half line heights, or [`MAX_ROWS`] rows. Rows are joined with single
+//! spaces, as printed (SROIE's convention: no comma is added or removed).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::company::{ADDRESS_WORDS, is_address_like, is_reg_row};
+use crate::lines::{Page, digits, has_any_word, letters};
+
+/// Longest address block, in rows.
+pub(crate) const MAX_ROWS: usize = 6;
+/// How far under the name the address may start, in rows.
+pub(crate) const SEARCH_ROWS: usize = 6;
+
+const STOP: &[&str] = &[
+    "TEL",
+    "TELEPHONE",
+    "PHONE",
+    "FAX",
+    "HP",
+    "H/P",
+    "MOBILE",
+    "GST",
+    "SST",
+    "TAX",
+    "VAT",
+    "INVOICE",
+    "RECEIPT",
+    "BILL",
+    "CASHIER",
+    "DATE",
+    "TIME",
+    "TABLE",
+    "EMAIL",
+    "E-MAIL",
+    "WEBSITE",
+    "WWW",
+    "REG",
+    "REGISTRATION",
+    "ORDER",
+    "SLIP",
+    "QUOTATION",
+    "DOC",
+    "DOCUMENT",
+    "MEMBER",
+    "CASH",
+    "COUNTER",
+    "POS",
+    "TERMINAL",
+    "OPEN",
+    "BUSINESS",
+    "HOURS",
+    "WELCOME",
+    "THANK",
+    "GUEST",
+    "CHECK",
+    "SITE",
+    "OUTLET",
+    "CARELINE",
+];
+
+fn is_stop(upper: &str) -> bool {
+    has_any_word(upper, STOP)
+        || upper.contains('@')
+        || upper.contains(".COM")
+        || upper.contains("WWW.")
+        || looks_like_phone(upper)
+        || upper.contains("INVOICE")
+        || upper.contains("RECEIPT")
+        || PHONE_RE.is_match(upper)
+        || MONEY_RE.is_match(upper)
+        || DATE_RE.is_match(upper)
+}
+
+/// A Malaysian phone number anywhere in the row: "03-7845 8155", "016-680 8777",
+/// "+603-6093-9078", "07-3507405" (a 0 or 60 prefix, then 8+ digits in groups).
+static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\+?6)?\b0\d{1,2}\s?[-)]\s?\d{3,4}[\s-]?\d{3,4}\b|\+60?\d{1,2}[\s-]\d{3,4}[\s-]?\d{3,4}\b")
+        .expect("phone regex")
+});
+/// A date or a time: the transaction block has begun.
+static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b\d{1,2}[/-]\d{1,2}[/-](?:\d{4}|\d{2})\b|\b\d{1,2}\s?(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\s?\d{2,4}\b|\b\d{1,2}:\d{2}\b",
+    )
+    .expect("date regex")
+});
+/// An amount ("18.00"): item rows, not an address.
+static MONEY_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+\.\d{2}\b").expect("money regex"));
+
+/// Compiles the module's patterns (see [`crate::init_patterns`]).
+pub(crate) fn init() {
+    for re in [&PHONE_RE, &DATE_RE, &MONEY_RE] {
+        LazyLock::force(re);
+    }
+}
+
+/// "03-7845 8155", "07-355 2616", "+603-6093-9078": a row that is mostly a phone number.
+fn looks_like_phone(upper: &str) -> bool {
+    let d = digits(upper);
+    let l = letters(upper);
+    if d < 8 || l > 2 {
+        return false;
+    }
+    let t = upper.trim_start_matches(['+', '(']);
+    t.starts_with('0') || t.starts_with("60") || t.starts_with('1')
+}
+
+/// Chosen address: joined text and its rows.
+#[derive(Debug, Clone)]
+pub(crate) struct AddressPick {
+    pub text: String,
+    pub rows: Vec<usize>,
+    pub confidence: f32,
+}
+
+/// `after` is the last row of the company block (None: start at the top).
+pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressPick> {
+    let n = page.rows.len();
+    let first = after.map_or(0, |a| a + 1);
+    // The first address-like row within a few rows under the name; ids,
+    // contacts and a branch name or slogan may come first.
+    let mut start = None;
+    for r in first..n.min(first + SEARCH_ROWS) {
+        let u = &page.rows[r].upper;
+        if is_stop(u) || (is_reg_row(u) && !has_any_word(u, ADDRESS_WORDS)) {
+            continue;
+        }
+        if is_address_like(u) || starts_with_number(u) {
+            start = Some(r);
+            break;
+        }
+    }
+    let mut r = start?;
+    // A row ending in a comma right above continues into the address
+    // ("MENARA DION #02-03, LEVEL 2," above "27, JALAN SULTAN ISMAIL,").
+    while r > first {
+        let u = &page.rows[r - 1].upper;
+        if u.trim_end().ends_with(',') && !is_stop(u) && !is_reg_row(u) && page.gap(r - 1, r) < page.line_h {
+            r -= 1;
+        } else {
+            break;
+        }
+    }
+    let mut rows = Vec::new();
+    while r < n && rows.len() < MAX_ROWS {
+        let u = &page.rows[r].upper;
+        if is_stop(u) || letters(u) + digits(u) == 0 || (is_reg_row(u) && !is_address_like(u)) {
+            break;
+        }
+        if let Some(&prev) = rows.last()
+            && page.gap(prev, r) > 1.5 * page.line_h
+        {
+            break;
+        }
+        rows.push(r);
+        r += 1;
+        // The country ends an address.
+        if u.trim_end_matches(['.', ',', ' ']).ends_with("MALAYSIA") {
+            break;
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let joined = rows.iter().map(|&i| page.rows[i].text.as_str()).collect::<Vec<_>>().join(" ");
+    let text = tidy_punctuation(&joined);
+    let strong = rows.iter().filter(|&&i| is_address_like(&page.rows[i].upper)).count();
+    let confidence = if strong * 2 >= rows.len() { 0.8 } else { 0.5 };
+    Some(AddressPick { text, rows, confidence })
+}
+
+/// Drops spaces before commas and full stops ("SUNWAY PYRAMID , NO.3" ->
+/// "SUNWAY PYRAMID, NO.3"): OCR engines insert them, printed addresses
+/// rarely have them.
+fn tidy_punctuation(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, ',' | '.') {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "12, JALAN ...", "NO.2, ...", "NO 7 ...", "NO. J-G-02", "K3-113, ...",
+/// "G.23 & G.22, ...": a house or unit number first.
+fn starts_with_number(upper: &str) -> bool {
+    let t = upper.trim_start();
+    let first = t.split([' ', ',']).next().unwrap_or("");
+    if digits(first) > 0 && letters(first) <= 2 && first.len() <= 10 {
+        return true;
+    }
+    if let Some(r) = t.strip_prefix("NO")
+        && r.starts_with(['.', ':', ' '])
+    {
+        let r = r.trim_start_matches(['.', ':', ' ']);
+        return r.starts_with(|c: char| c.is_ascii_alphanumeric()) && digits(r) > 0;
+    }
+    t.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy_punctuation;
+    use crate::extract;
+    use crate::testutil::column;
+
+    fn address(rows: &[&str]) -> Option<String> {
+        extract(&column(rows)).address
+    }
+
+    #[test]
+    fn block_between_name_and_phone() {
+        let rows = [
+            "KEDAI MAJU SDN BHD",
+            "(CO.REG : 933109-X)",
+            "LOT 1851-A & 1851-B, JALAN KPB 6,",
+            "KAWASAN PERINDUSTRIAN BALAKONG,",
+            "43300 SERI KEMBANGAN, SELANGOR",
+            "TEL: 03-8961 1234",
+            "DATE: 01/02/2018",
+        ];
+        assert_eq!(
+            address(&rows).as_deref(),
+            Some("LOT 1851-A & 1851-B, JALAN KPB 6, KAWASAN PERINDUSTRIAN BALAKONG, 43300 SERI KEMBANGAN, SELANGOR")
+        );
+    }
+
+    #[test]
+    fn stops_at_gst_line_and_keeps_branch_before_it() {
+        let rows = [
+            "MAJU HARDWARE SDN BHD",
+            "NO 7, JALAN BESAR,",
+            "43300 SERI KEMBANGAN",
+            "(MAJU TESCO BRANCH)",
+            "GST ID NO: 000306020352",
+            "(CHERAS MALL)",
+        ];
+        assert_eq!(address(&rows).as_deref(), Some("NO 7, JALAN BESAR, 43300 SERI KEMBANGAN (MAJU TESCO BRANCH)"));
+    }
+
+    #[test]
+    fn skips_ids_and_contacts_before_the_address() {
+        let rows = [
+            "B & BEST RESTAURANT",
+            "(001610235-P)",
+            "GST NO. : 001800839168",
+            "NO.12,JALAN SS4C/5,PETALING JAYA",
+            "SELANGOR DARUL EHSAN",
+            "TEL : 012-2060 778",
+        ];
+        assert_eq!(address(&rows).as_deref(), Some("NO.12,JALAN SS4C/5,PETALING JAYA SELANGOR DARUL EHSAN"));
+    }
+
+    #[test]
+    fn country_ends_the_address_and_items_never_join() {
+        let rows = ["BOOK CO. (M) SDN BHD", "NO 8, JALAN 7/118B,", "56000 KUALA LUMPUR, MALAYSIA", "POINT CENTRE"];
+        assert_eq!(address(&rows).as_deref(), Some("NO 8, JALAN 7/118B, 56000 KUALA LUMPUR, MALAYSIA"));
+        let rows = ["SHOP SDN BHD", "12 JALAN SATU", "WIDGET 18.00"];
+        assert_eq!(address(&rows).as_deref(), Some("12 JALAN SATU"));
+    }
+
+    #[test]
+    fn no_address() {
+        assert_eq!(address(&["SHOP SDN BHD", "TAX INVOICE", "ITEM 1.00", "TOTAL 1.00"]), None);
+    }
+
+    #[test]
+    fn spaces_before_punctuation_are_dropped() {
+        assert_eq!(tidy_punctuation("LOT 37636 , JALAN 6/37A , KL ."), "LOT 37636, JALAN 6/37A, KL.");
+    }
+}
