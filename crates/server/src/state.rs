@@ -89,8 +89,10 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Time allowed to queue and run inference once uploaded.
     pub request_timeout: Duration,
-    /// Most images in one KServe request.
+    /// Most images in one batch (`/v1/ocr/batch`, KServe).
     pub max_batch: usize,
+    /// Largest `/v1/ocr/batch` body.
+    pub max_batch_bytes: usize,
 }
 
 /// What the service is, for /health and the KServe metadata.
@@ -134,6 +136,7 @@ impl AppState {
                 body_timeout: args.listen.body_timeout(),
                 request_timeout: Duration::from_secs(args.request_timeout_secs),
                 max_batch: args.model_server.max_batch,
+                max_batch_bytes: args.max_batch_mb * 1024 * 1024,
             },
             about: About { profile: args.engine.profile.name(), model_name: args.model_server.model_name.clone(), cpu },
             access: Arc::new(access),

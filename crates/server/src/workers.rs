@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use crossbeam_channel::{Sender, TrySendError, bounded};
+use crossbeam_channel::{Sender, unbounded};
 use hub_engines::{Engine, read_bytes};
 use hub_ocr::{DecodeLimits, TextLine};
 use tokio::sync::oneshot;
@@ -49,6 +49,9 @@ pub enum Priority {
 pub struct Workers {
     jobs: Sender<Job>,
     workers: usize,
+    /// Jobs admitted and not yet taken by a worker.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     /// Workers running a job now.
     busy: Arc<AtomicUsize>,
 }
@@ -63,10 +66,10 @@ impl Workers {
         queue: usize,
         priority: Priority,
     ) -> std::io::Result<Self> {
-        let (jobs, inbox) = bounded::<Job>(queue.max(1));
-        let (workers, busy) = (instances.len(), Arc::new(AtomicUsize::new(0)));
+        let (jobs, inbox) = unbounded::<Job>();
+        let (workers, busy, queued) = (instances.len(), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         for (i, mut engine) in instances.into_iter().enumerate() {
-            let (inbox, busy, limits) = (inbox.clone(), busy.clone(), limits.clone());
+            let (inbox, busy, queued, limits) = (inbox.clone(), busy.clone(), queued.clone(), limits.clone());
             let thread = match priority {
                 Priority::Normal => format!("{name}-{i}"),
                 Priority::Background => format!("{name}-bg-{i}"),
@@ -76,6 +79,7 @@ impl Workers {
                     run_when_idle();
                 }
                 for job in inbox {
+                    queued.fetch_sub(1, Ordering::Relaxed);
                     // The client went away while the job was queued: skip it.
                     if job.reply.is_closed() {
                         continue;
@@ -87,7 +91,7 @@ impl Workers {
                 }
             })?;
         }
-        Ok(Self { jobs, workers, busy })
+        Ok(Self { jobs, workers, queued, capacity: queue.max(1), busy })
     }
 
     pub fn workers(&self) -> usize {
@@ -96,27 +100,34 @@ impl Workers {
 
     /// Jobs waiting for a worker.
     pub fn queued(&self) -> usize {
-        self.jobs.len()
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Nothing queued and at least one worker free.
     pub fn idle(&self) -> bool {
-        self.jobs.is_empty() && self.busy.load(Ordering::Relaxed) < self.workers
+        self.queued() == 0 && self.busy.load(Ordering::Relaxed) < self.workers
     }
 
     /// Jobs that may wait before new ones are refused.
     pub fn capacity(&self) -> usize {
-        self.jobs.capacity().unwrap_or(usize::MAX)
+        self.capacity
+    }
+
+    /// Queue slots free now: how many images a batch may have in flight.
+    pub fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.queued())
     }
 
     /// Queues an image and waits for its lines. A full queue is refused at
-    /// once rather than left to grow.
+    /// once (429 `overloaded`) rather than left to grow; dropping the future
+    /// drops the queued work.
     pub async fn recognize(&self, image: Bytes) -> Result<Recognized, ApiError> {
+        self.queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| (q < self.capacity).then_some(q + 1))
+            .map_err(|_| ApiError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
-        self.jobs.try_send(Job { image, reply, span: tracing::Span::current() }).map_err(|e| match e {
-            TrySendError::Full(_) => ApiError::Overloaded,
-            TrySendError::Disconnected(_) => ApiError::Internal,
-        })?;
+        // Workers only stop with the process, so the channel stays open.
+        self.jobs.send(Job { image, reply, span: tracing::Span::current() }).map_err(|_| ApiError::Internal)?;
         answer.await.map_err(|_| ApiError::Internal)?
     }
 }

@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// Requests that may wait for a worker; more are refused with 429.
     #[arg(long, env = "HUB_QUEUE_SIZE", default_value_t = 32)]
     pub queue_size: usize,
+    /// Largest `/v1/ocr/batch` body, in MiB, checked while it streams (413 above).
+    #[arg(long, env = "HUB_MAX_BATCH_MB", default_value_t = 64)]
+    pub max_batch_mb: usize,
     /// Seconds between "Memory usage" log lines (0: never).
     #[arg(long, env = "HUB_MEMORY_LOG_SECS", default_value_t = 60)]
     pub memory_log_secs: u64,
@@ -169,8 +172,9 @@ pub struct ModelServerArgs {
     /// Model name in the /v1/models and /v2/models routes.
     #[arg(long, env = "HUB_MODEL_NAME", default_value = "ocr")]
     pub model_name: String,
-    /// Most images in one predict/infer request; each may be --max-upload-mb.
-    #[arg(long, env = "HUB_MAX_BATCH", default_value_t = 8)]
+    /// Most images in one batch: `/v1/ocr/batch`, a KServe predict or infer
+    /// request; each may be --max-upload-mb.
+    #[arg(long, env = "HUB_MAX_BATCH", default_value_t = 16)]
     pub max_batch: usize,
 }
 

@@ -2,6 +2,7 @@
 //! Protocol V2, over the wire contract every surface shares (`crate::wire`).
 //! Only [`router`] leaves this module.
 
+mod batch;
 mod kserve;
 mod kserve_v1;
 mod ocr;
@@ -15,9 +16,9 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::state::SharedState;
-use crate::wire::OCR_ROUTES;
 use crate::wire::access::guard;
 use crate::wire::error::ApiError;
+use crate::wire::{BATCH_ROUTE, OCR_ROUTES};
 
 pub fn router(state: SharedState) -> Router {
     // Multipart framing adds a little to the file itself.
@@ -26,6 +27,8 @@ pub fn router(state: SharedState) -> Router {
     for path in OCR_ROUTES {
         inference = inference.route(path, post(ocr::recognize));
     }
+    let batch_limit = state.limits.max_batch_bytes;
+    inference = inference.route(BATCH_ROUTE, post(batch::recognize_batch).layer(DefaultBodyLimit::max(batch_limit)));
     // Access control guards inference only: probes must stay reachable for
     // the orchestrator whatever the policy.
     let inference = inference.route_layer(middleware::from_fn_with_state(state.access.clone(), guard::<ApiError>));

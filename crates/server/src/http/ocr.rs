@@ -22,7 +22,7 @@ use crate::wire::upload::read_upload;
 pub struct OcrQuery {
     /// The engine to read with (`paddle`, `tesseract`, ...; see /health);
     /// the same as the form field `engine`. Default: the service's.
-    engine: Option<String>,
+    pub engine: Option<String>,
 }
 
 /// Reads the text lines of one receipt or document image.
@@ -67,12 +67,7 @@ async fn read_receipt(
     let upload = timeout(state.limits.body_timeout, read_upload(form, state.limits.max_upload_bytes))
         .await
         .map_err(|_| ApiError::BodyTimeout)??;
-    let named = match (query.engine, upload.engine) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::InvalidParameter(format!("`engine` is `{a}` in the query but `{b}` in the form")));
-        }
-        (a, b) => a.or(b),
-    };
+    let named = one_engine(query.engine, upload.engine)?;
     let (slot, loaded) = dispatch::choose(state, named.as_deref())?;
     *engine = slot.name;
     // Dropping the wait on timeout closes the reply channel, and a worker
@@ -86,4 +81,14 @@ async fn read_receipt(
     tracing::info!(lines = done.lines.len(), engine = slot.name, "OCR processing time: {:.1} ms", seconds * 1000.0);
     dispatch::shadow(state, slot.name, upload.image, &done.lines, seconds);
     Ok(OcrResponse::new(done.lines, done.elapsed, slot.name))
+}
+
+/// The engine a request names in its query or its form (not both differently).
+pub fn one_engine(query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
+    match (query, form) {
+        (Some(a), Some(b)) if a != b => {
+            Err(ApiError::InvalidParameter(format!("`engine` is `{a}` in the query but `{b}` in the form")))
+        }
+        (a, b) => Ok(a.or(b)),
+    }
 }

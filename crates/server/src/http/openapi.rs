@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{OCR_ROUTES, ocr, probes};
+use super::{OCR_ROUTES, batch, ocr, probes};
 use crate::state::SharedState;
-use crate::wire::response::{Line, OcrResponse};
+use crate::wire::BATCH_ROUTE;
+use crate::wire::response::{BatchItem, BatchResponse, ErrorBody, Line, OcrResponse};
 
 const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
 
@@ -27,8 +28,8 @@ const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
         description = "Receipt and document OCR (PP-OCR on ONNX Runtime, and Tesseract). Errors always have the shape \
                        `{\"error\": {\"code\", \"type\", \"message\"}}`; match on `code` (docs/errors.md)."
     ),
-    paths(probes::live, probes::ready, probes::health, ocr::recognize, crate::metrics::render),
-    components(schemas(OcrResponse, Line))
+    paths(probes::live, probes::ready, probes::health, ocr::recognize, batch::recognize_batch, crate::metrics::render),
+    components(schemas(OcrResponse, Line, BatchResponse, BatchItem, ErrorBody))
 )]
 struct ApiDoc;
 
@@ -60,17 +61,19 @@ pub fn document() -> Value {
         }},
     });
     let paths = doc["paths"].as_object_mut().expect("paths");
-    let receipt = paths.get_mut(OCR_ROUTES[0]).and_then(|item| item.get_mut("post")).expect("the OCR operation");
-    receipt["requestBody"] = upload();
-    let responses = receipt["responses"].as_object_mut().expect("responses");
-    for (status, description) in error_responses(&errors) {
-        responses.insert(
-            status.to_owned(),
-            json!({
-                "description": description,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }),
-        );
+    for (route, body) in [(OCR_ROUTES[0], upload()), (BATCH_ROUTE, batch_upload())] {
+        let operation = paths.get_mut(route).and_then(|item| item.get_mut("post")).expect("the OCR operations");
+        operation["requestBody"] = body;
+        let responses = operation["responses"].as_object_mut().expect("responses");
+        for (status, description) in error_responses(&errors) {
+            responses.insert(
+                status.to_owned(),
+                json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }),
+            );
+        }
     }
     let item = paths[OCR_ROUTES[0]].clone();
     for alias in &OCR_ROUTES[1..] {
@@ -140,6 +143,22 @@ fn upload() -> Value {
     })
 }
 
+/// `/v1/ocr/batch`'s multipart form.
+fn batch_upload() -> Value {
+    json!({
+        "required": true,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object",
+            "description": "up to --max-batch image parts (`file`, repeated, or `files`), each within the \
+                            upload limit, the whole body within --max-batch-mb",
+            "properties": {
+                "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "engine": {"type": "string", "description": "the engine for every image; as on /v1/ocr/receipt"},
+            },
+        }}},
+    })
+}
+
 /// One row of docs/errors.md's table.
 struct ErrorRow<'a> {
     status: &'a str,
@@ -183,6 +202,7 @@ mod tests {
             ApiError::BadMultipart(String::new()),
             ApiError::EmptyFile,
             ApiError::FileTooLarge(1),
+            ApiError::TooManyImages { limit: 16 },
             ApiError::UnsupportedFormat,
             ApiError::ContentTypeMismatch { declared: String::new(), actual: "image/png" },
             ApiError::InvalidImage(String::new()),

@@ -20,6 +20,10 @@ pub enum ApiError {
     EmptyFile,
     /// The upload exceeds the configured size limit (bytes).
     FileTooLarge(usize),
+    /// More images in one batch than `--max-batch`.
+    TooManyImages {
+        limit: usize,
+    },
     /// The bytes are not a JPEG, PNG, WEBP or BMP image.
     UnsupportedFormat,
     /// The part's Content-Type names another format than its bytes are.
@@ -79,7 +83,7 @@ impl ApiError {
             | InvalidImage(_)
             | InvalidParameter(_)
             | UnknownEngine { .. } => StatusCode::BAD_REQUEST,
-            FileTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            FileTooLarge(_) | ImageTooLarge(_) | TooManyImages { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedFormat | ContentTypeMismatch { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Overloaded | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Unauthorized => StatusCode::UNAUTHORIZED,
@@ -101,6 +105,7 @@ impl ApiError {
             BadMultipart(_) => "invalid_multipart",
             EmptyFile => "empty_file",
             FileTooLarge(_) => "file_too_large",
+            TooManyImages { .. } => "batch_too_large",
             UnsupportedFormat => "unsupported_media_type",
             ContentTypeMismatch { .. } => "content_type_mismatch",
             InvalidImage(_) => "invalid_image",
@@ -136,6 +141,7 @@ impl ApiError {
             BadMultipart(why) => format!("the body is not valid multipart/form-data: {why}"),
             EmptyFile => "the uploaded file is empty".into(),
             FileTooLarge(limit) => format!("the upload exceeds the limit of {} MB", limit / (1024 * 1024)),
+            TooManyImages { limit } => format!("more images than the limit of {limit} in one batch"),
             UnsupportedFormat => "unsupported image format: send JPEG, PNG, WEBP or BMP".into(),
             ContentTypeMismatch { declared, actual } => {
                 format!("the file is declared as `{declared}` but its bytes are `{actual}`")

@@ -17,6 +17,9 @@ pub mod upload;
 /// OCR endpoints: the receipt route and its aliases.
 pub const OCR_ROUTES: [&str; 3] = ["/v1/ocr/receipt", "/v1/ocr", "/v1/parse"];
 
+/// Many images in one multipart form.
+pub const BATCH_ROUTE: &str = "/v1/ocr/batch";
+
 /// Header naming the service's stable error code (docs/errors.md) next to
 /// the KServe protocols' `{"error": "..."}` body, so a gateway can pass it on.
 pub const ERROR_CODE_HEADER: &str = "x-error-code";

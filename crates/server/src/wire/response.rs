@@ -1,8 +1,11 @@
-//! The OCR response body, shared by the HTTP API and `inference-hub ocr --json`.
+//! The OCR response bodies, shared by the HTTP API and `inference-hub ocr --json`:
+//! one image's lines, and a batch's answers.
 
 use std::time::Duration;
 
 use hub_ocr::TextLine;
+
+use super::error::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -55,6 +58,61 @@ impl OcrResponse {
             avg_confidence: round(avg, 4),
             processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
             engine: engine.to_owned(),
+        }
+    }
+}
+
+/// `POST /v1/ocr/batch`: one entry per image part, in upload order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub results: Vec<BatchItem>,
+    /// Image parts in the upload.
+    pub count: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// From the end of the upload to the last image's answer.
+    pub processing_time_ms: f64,
+}
+
+/// One image of a batch: its lines, or why it could not be read.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Read {
+        filename: String,
+        #[serde(flatten)]
+        response: OcrResponse,
+    },
+    Failed {
+        filename: String,
+        error: ErrorBody,
+    },
+}
+
+/// The error contract's `error` object, for one image of a batch.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<&ApiError> for ErrorBody {
+    fn from(err: &ApiError) -> Self {
+        Self { code: err.code().to_owned(), kind: err.kind().to_owned(), message: err.message() }
+    }
+}
+
+impl BatchResponse {
+    pub fn new(results: Vec<BatchItem>, elapsed: Duration) -> Self {
+        let succeeded = results.iter().filter(|r| matches!(r, BatchItem::Read { .. })).count();
+        Self {
+            count: results.len(),
+            succeeded,
+            failed: results.len() - succeeded,
+            results,
+            processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
         }
     }
 }

@@ -13,6 +13,12 @@ use super::error::ApiError;
 /// Form fields that carry the image.
 const FILE_FIELDS: [&str; 2] = ["file", "image_file"];
 
+/// Form fields that carry a batch's images (each may repeat).
+const BATCH_FIELDS: [&str; 3] = ["file", "files", "image_file"];
+
+/// Longest file name echoed back.
+const MAX_FILENAME_CHARS: usize = 200;
+
 /// Form fields that carry a request option as short text.
 const OPTION_FIELDS: [&str; 1] = ["engine"];
 
@@ -34,11 +40,7 @@ pub async fn read_upload(mut form: Multipart, limit: usize) -> Result<Upload, Ap
         let name = field.name().unwrap_or_default().to_owned();
         if OPTION_FIELDS.contains(&name.as_str()) {
             let value = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-            let value = std::str::from_utf8(&value)
-                .ok()
-                .filter(|_| value.len() <= MAX_OPTION_BYTES)
-                .ok_or_else(|| ApiError::InvalidParameter(format!("`{name}` must be short UTF-8 text")))?;
-            engine = Some(value.trim().to_owned());
+            engine = Some(option_text(&name, &value)?);
             continue;
         }
         if !FILE_FIELDS.contains(&name.as_str()) {
@@ -62,6 +64,73 @@ pub async fn read_upload(mut form: Multipart, limit: usize) -> Result<Upload, Ap
         Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
         Some(image) => Ok(Upload { image, engine }),
     }
+}
+
+/// One image part of a batch: its file name, and its bytes or why they
+/// cannot be read (the batch carries on without it).
+pub struct BatchPart {
+    pub filename: String,
+    pub image: Result<Bytes, ApiError>,
+}
+
+/// A batch upload: its image parts in upload order, and its options.
+pub struct BatchUpload {
+    pub parts: Vec<BatchPart>,
+    pub engine: Option<String>,
+}
+
+/// Every image part of a batch form, each checked as a single upload is
+/// (size, emptiness, format); more than `max_images` parts refuse the
+/// batch, as does a body over the route's limit (`total_limit`, checked
+/// while it streams).
+pub async fn read_batch(
+    mut form: Multipart,
+    image_limit: usize,
+    max_images: usize,
+    total_limit: usize,
+) -> Result<BatchUpload, ApiError> {
+    let (mut parts, mut engine) = (Vec::new(), None);
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, total_limit))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if OPTION_FIELDS.contains(&name.as_str()) {
+            let value = field.bytes().await.map_err(|e| multipart_error(e, total_limit))?;
+            engine = Some(option_text(&name, &value)?);
+            continue;
+        }
+        if !BATCH_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        if parts.len() == max_images {
+            return Err(ApiError::TooManyImages { limit: max_images });
+        }
+        let filename = match field.file_name() {
+            Some(name) if !name.is_empty() => name.chars().take(MAX_FILENAME_CHARS).collect(),
+            _ => format!("image-{}", parts.len() + 1),
+        };
+        let declared = field.content_type().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, total_limit))?;
+        let image = if bytes.is_empty() {
+            Err(ApiError::EmptyFile)
+        } else if bytes.len() > image_limit {
+            Err(ApiError::FileTooLarge(image_limit))
+        } else {
+            check_type(declared.as_deref(), &bytes).map(|()| bytes)
+        };
+        parts.push(BatchPart { filename, image });
+    }
+    if parts.is_empty() {
+        return Err(ApiError::MissingFile);
+    }
+    Ok(BatchUpload { parts, engine })
+}
+
+/// An option's value: short UTF-8 text.
+fn option_text(name: &str, value: &[u8]) -> Result<String, ApiError> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|_| value.len() <= MAX_OPTION_BYTES)
+        .map(|v| v.trim().to_owned())
+        .ok_or_else(|| ApiError::InvalidParameter(format!("`{name}` must be short UTF-8 text")))
 }
 
 /// The bytes must be a supported image, and a declared Content-Type must not

@@ -17,6 +17,7 @@ mod harness;
 
 mod access;
 mod bad_inputs;
+mod batch;
 mod engines;
 mod kserve_v1;
 mod oip_v2;
