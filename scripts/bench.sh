@@ -42,6 +42,16 @@ http_bench() { # name flags...
     "$loadgen" --url "http://$addr/v1/ocr/receipt" --concurrency "$c" --requests "$requests" "${images[@]}" |
       python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='http'; print(json.dumps(r))" >>"$results"
   done
+  # 16 receipts three ways on the same server: one after another, all at
+  # once as single requests, and as one batch.
+  local sixteen=("${images[@]:0:16}")
+  for way in sequential:1:1 concurrent:16:1 batch:1:16; do
+    IFS=: read -r label conc per <<<"$way"
+    local route=/v1/ocr/receipt
+    [ "$per" = 1 ] || route=/v1/ocr/batch
+    "$loadgen" --url "http://$addr$route" --concurrency "$conc" --requests $((16 / per)) --batch "$per" "${sixteen[@]}" |
+      python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='$name'; r['kind']='sixteen'; r['way']='$label'; print(json.dumps(r))" >>"$results"
+  done
   python3 - "$pid" "$name" "$health" >>"$results" <<'PY'
 import json, sys
 pid, name, health = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])

@@ -48,6 +48,9 @@ for r in rows:
     if r.get("kind") == "http":
         print(f"{r['profile']:<28}{r['concurrency']:>5}{r['rps']:>8.2f}{r['mean_ms']:>9.1f}{r['p95_ms']:>9.1f}   {r['statuses']}")
 for r in rows:
+    if r.get("kind") == "sixteen":
+        print(f"{r['profile']:<28} 16 receipts {r['way']:<10} wall {r['wall_ms']:>8.0f} ms   statuses {r['statuses']}")
+for r in rows:
     if r.get("kind") == "server":
         print(f"server {r['profile']}: load {r['load_ms']} ms, idle RSS {r['rss_idle_mb']:.1f} MB, "
               f"peak RSS {r['rss_peak_mb']:.1f} MB, RSS after load test {r['rss_end_mb']:.1f} MB")

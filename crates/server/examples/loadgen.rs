@@ -27,6 +27,9 @@ struct Args {
     /// Total requests (files are cycled); bounded on purpose.
     #[arg(long, default_value_t = 60)]
     requests: usize,
+    /// Images per request, as repeated `file` parts (for `/v1/ocr/batch`).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
     /// Give up on a request after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
@@ -59,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
         let (client, url, images, next) = (client.clone(), url.clone(), images.clone(), next.clone());
-        let total = args.requests;
+        let (total, batch) = (args.requests, args.batch.max(1));
         tasks.push(tokio::spawn(async move {
             let mut results = Vec::new();
             loop {
@@ -67,9 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if i >= total {
                     break;
                 }
-                let (name, bytes) = &images[i % images.len()];
-                let form = reqwest::multipart::Form::new()
-                    .part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone()));
+                let mut form = reqwest::multipart::Form::new();
+                for j in 0..batch {
+                    let (name, bytes) = &images[(i * batch + j) % images.len()];
+                    form = form.part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone()));
+                }
                 let t = Instant::now();
                 let status = match client.post(url.clone()).multipart(form).send().await {
                     Ok(r) => {
@@ -109,6 +114,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = serde_json::json!({
         "concurrency": args.concurrency,
         "requests": args.requests,
+        "batch": args.batch.max(1),
+        "wall_ms": ms(wall),
         "ok": ok_times.len(),
         "rps": ok_times.len() as f64 / wall.as_secs_f64(),
         "mean_ms": mean,

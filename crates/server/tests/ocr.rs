@@ -71,3 +71,56 @@ async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
         assert!(!logs.to_uppercase().contains(word), "recognised text {word:?} leaked into the log:\n{logs}");
     }
 }
+
+/// A batch over a real socket on the real models: every image read, in
+/// upload order, a broken one failing alone; the same receipts through
+/// `inference-hub ocr --jobs 2`, which names each file as it finishes.
+#[tokio::test]
+async fn batches_over_http_and_parallel_files_on_the_command_line_read_real_receipts() {
+    let server = Server::start(&[]);
+    server.wait_ready().await;
+    let rendered = receipt();
+    let png = encode(&rendered.image, ImageFormat::Png);
+    let jpeg = encode(&rendered.image, ImageFormat::Jpeg);
+    let part = |bytes: &[u8], name: &str| common::file_part(bytes.to_vec(), name, "application/octet-stream");
+    let form = reqwest::multipart::Form::new()
+        .part("file", part(&png, "a.png"))
+        .part("file", part(&jpeg[..jpeg.len() / 3], "torn.jpg"))
+        .part("file", part(&jpeg, "b.jpg"));
+    let reply = server.post_form("/v1/ocr/batch", form).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_eq!((reply.json["succeeded"].as_u64(), reply.json["failed"].as_u64()), (Some(2), Some(1)));
+    let results = reply.json["results"].as_array().unwrap();
+    for (i, name) in [(0, "a.png"), (2, "b.jpg")] {
+        let mut entry = results[i].clone();
+        assert_eq!(entry.as_object_mut().unwrap().remove("filename"), Some(json!(name)));
+        assert_reads(&entry, &rendered);
+    }
+    assert_eq!(results[1]["filename"], "torn.jpg");
+    assert_eq!(results[1]["error"]["code"], "invalid_image", "{}", results[1]);
+
+    let dir = std::env::temp_dir().join(format!("hub-ocr-jobs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<_> = (0..3).map(|i| dir.join(format!("r{i}.png"))).collect();
+    for file in &files {
+        std::fs::write(file, &png).unwrap();
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_inference-hub"))
+        .args(["ocr", "--json", "--jobs", "2"])
+        .args(&files)
+        .current_dir(common::workspace_root())
+        .env_remove("HUB_ENGINES")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut named = Vec::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let mut answer: serde_json::Value = serde_json::from_str(line).unwrap();
+        named.push(answer.as_object_mut().unwrap().remove("file").unwrap().as_str().unwrap().to_owned());
+        assert_reads(&answer, &rendered);
+    }
+    named.sort();
+    let expected: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    assert_eq!(named, expected, "one answer per file, each naming it");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,7 +1,11 @@
 //! `inference-hub ocr FILE...`: the serving engines without a server.
+//! With `--jobs N`, N engine instances read files side by side; each
+//! file's result is printed as soon as it is read.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -13,43 +17,57 @@ use crate::wire::response::OcrResponse;
 
 pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let name = args.engine.default_engine();
-    let mut loaded = args.engine.load(name, 1).context("loading the engine")?;
-    let engine = loaded.instances[0].as_mut();
+    let jobs = args.jobs.clamp(1, args.files.len().max(1));
+    let loaded = args.engine.load(name, jobs).context("loading the engine")?;
     let limits = args.engine.decode_limits();
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let next = AtomicUsize::new(0);
+    let (done, results) = mpsc::channel::<(&PathBuf, anyhow::Result<OcrResponse>)>();
     let mut failed = 0;
-    let mut out = std::io::stdout().lock();
-    for file in &args.files {
-        match recognize_file(engine, name, &limits, file) {
-            Ok(response) => {
-                if args.json {
-                    writeln!(out, "{}", serde_json::to_string(&response)?)?;
-                } else {
-                    writeln!(
-                        out,
-                        "== {} ({} lines, {} ms)",
-                        file.display(),
-                        response.line_count,
-                        response.processing_time_ms
-                    )?;
-                    for line in &response.lines {
-                        writeln!(out, "{:.3}\t{}", line.confidence, line.text)?;
-                    }
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for mut engine in loaded.instances {
+            let (done, next, files, limits) = (done.clone(), &next, &args.files, &limits);
+            scope.spawn(move || {
+                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let _ = done.send((file, recognize_file(engine.as_mut(), name, limits, file)));
                 }
-                if let Some(dir) = &args.out_dir {
-                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-                    std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_vec(&response)?)?;
+            });
+        }
+        drop(done);
+        let mut out = std::io::stdout().lock();
+        for (file, result) in results {
+            match result {
+                Ok(response) => print(&mut out, &args, file, &response)?,
+                Err(err) => {
+                    failed += 1;
+                    eprintln!("{}: {err:#}", file.display());
                 }
-            }
-            Err(err) => {
-                failed += 1;
-                eprintln!("{}: {err:#}", file.display());
             }
         }
-    }
+        Ok(())
+    })?;
     anyhow::ensure!(failed == 0, "{failed} of {} files failed", args.files.len());
+    Ok(())
+}
+
+fn print(out: &mut impl Write, args: &OcrArgs, file: &Path, response: &OcrResponse) -> anyhow::Result<()> {
+    if args.json {
+        // The service's answer, and which file it is (files finish in any order with --jobs).
+        let mut json = serde_json::to_value(response)?;
+        json["file"] = serde_json::json!(file);
+        writeln!(out, "{json}")?;
+    } else {
+        writeln!(out, "== {} ({} lines, {} ms)", file.display(), response.line_count, response.processing_time_ms)?;
+        for line in &response.lines {
+            writeln!(out, "{:.3}\t{}", line.confidence, line.text)?;
+        }
+    }
+    if let Some(dir) = &args.out_dir {
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_vec(response)?)?;
+    }
     Ok(())
 }
 

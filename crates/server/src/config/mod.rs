@@ -295,6 +295,10 @@ pub struct OcrArgs {
     /// Also write `<name>.json` per image into this folder.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// Files read at once, each by its own engine instance (results print
+    /// as each file finishes, so their order may differ from the arguments').
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
