@@ -42,6 +42,28 @@ pub struct EngineInfo {
     pub models: Vec<String>,
     /// For int8-capable engines: the precision served and why.
     pub precision: Option<PrecisionReport>,
+    /// Everything that decides this engine's answers (version, settings,
+    /// model files' SHA-256), hashed: equal identities read any image the
+    /// same, so a result cache may key on it.
+    pub identity: String,
+}
+
+/// Hashes the parts that decide an engine's answers into one identity;
+/// `files` are hashed by content, so a replaced model changes it.
+pub fn identity(parts: &[&str], files: &[&std::path::Path]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    for file in files {
+        match std::fs::read(file) {
+            Ok(bytes) => hash.update(Sha256::digest(&bytes)),
+            Err(_) => hash.update(file.to_string_lossy().as_bytes()),
+        }
+    }
+    format!("{:x}", hash.finalize())
 }
 
 /// A loaded engine: its description and one instance per worker.

@@ -59,7 +59,14 @@ pub fn load(config: &PaddleConfig, instances: usize) -> Result<(EngineInfo, Vec<
     if let Some(why) = &precision.fallback_reason {
         tracing::warn!("serving the fp32 models: {why}");
     }
+    let files = ModelFiles::in_dir(&config.model_dir, precision.in_use, config.alphabet);
+    let mut used = vec![files.detector.as_path(), files.recognizer.as_path()];
+    if config.options.orientation {
+        used.push(files.classifier.as_path());
+    }
+    let settings = format!("{:?} {:?} {:?}", precision.in_use, config.alphabet, config.options);
     let info = EngineInfo {
+        identity: crate::identity(&["paddle", &settings], &used),
         name: "paddle",
         version: format!(
             "PP-OCRv6 {}{}",

@@ -114,7 +114,8 @@ impl App {
                 probe_cer: Some(0.0),
                 fallback_reason: None,
             });
-            let info = EngineInfo { name: slot.name, version: "fake".into(), models: vec![], precision };
+            let identity = format!("fake {}", slot.name);
+            let info = EngineInfo { name: slot.name, version: "fake".into(), models: vec![], precision, identity };
             slot.finish(Ok(Loaded { pool, shadow: None, load_time: Duration::from_millis(1), info }));
         }
     }
