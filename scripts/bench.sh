@@ -34,7 +34,8 @@ echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinf
 http_bench() { # name flags...
   local name=$1
   shift
-  start_server "$out/serve-$name.log" --queue-size 64 "$@"
+  # No result cache: the loops below repeat the same receipts.
+  start_server "$out/serve-$name.log" --queue-size 64 --cache-mb 0 "$@"
   local pid=$SERVER_PID addr=$SERVER_ADDR
   local health
   health=$(curl -fs "http://$addr/health")
@@ -89,6 +90,17 @@ if [ "${BENCH_PEER:-1}" != 0 ]; then
     python3 "$data/../ocr_eval.py" "$data" "$out/preds-peer-$size" >"$out/eval-peer-$size.txt"
   done
 fi
+
+# The result cache: 16 receipts read, then the same 16 again (hits), one at a time.
+echo "== result cache: 16 receipts twice"
+start_server "$out/serve-cache.log"
+sixteen=("${images[@]:0:16}")
+for pass in first repeat; do
+  "$loadgen" --url "http://$SERVER_ADDR/v1/ocr/receipt" --concurrency 1 --requests 16 "${sixteen[@]}" |
+    python3 -c "import json,sys; r=json.load(sys.stdin); r['profile']='balanced+cache'; r['kind']='sixteen'; r['way']='$pass'; print(json.dumps(r))" >>"$results"
+done
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || true
 
 echo "== inference-hub compare --engines paddle,tesseract (balanced)"
 "$bin" compare --engines paddle,tesseract "$data" | tee "$out/compare.txt"

@@ -63,7 +63,7 @@ pub fn identity(parts: &[&str], files: &[&std::path::Path]) -> String {
             Err(_) => hash.update(file.to_string_lossy().as_bytes()),
         }
     }
-    format!("{:x}", hash.finalize())
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A loaded engine: its description and one instance per worker.

@@ -11,12 +11,12 @@
 //! are compared in the `ocr_shadow_*` metrics.
 
 use axum::body::Bytes;
-use hub_ocr::TextLine;
 use metrics::{counter, histogram};
 
 use crate::score::agreement;
 use crate::state::{AppState, EngineSlot, Loaded, SharedState};
 use crate::wire::error::ApiError;
+use crate::wire::response::OcrResponse;
 
 /// The engine for a request that names `named` (or none), and its workers.
 pub fn choose<'a>(state: &'a AppState, named: Option<&str>) -> Result<(&'a EngineSlot, &'a Loaded), ApiError> {
@@ -34,9 +34,9 @@ pub fn choose<'a>(state: &'a AppState, named: Option<&str>) -> Result<(&'a Engin
     Ok((slot, state.loaded(slot)?))
 }
 
-/// After `served` answered `image` with `lines` in `seconds`: maybe read it
-/// again with the shadow engine, in the background.
-pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, lines: &[TextLine], seconds: f64) {
+/// After `served` read `image` as `answer`: maybe read it again with the
+/// shadow engine, in the background.
+pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, answer: &OcrResponse) {
     let Some((engine, rate)) = state.routing.shadow else { return };
     let default = state.lifecycle.engines.as_ref().map(|e| e.default_slot());
     if default.is_none_or(|d| d.name != served) || fastrand::f64() >= rate {
@@ -55,8 +55,8 @@ pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, lines: &[
         counter!("ocr_shadow_total", "engine" => engine, "outcome" => "dropped_busy").increment(1);
         return;
     }
-    let served_text: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
-    let served_lines = lines.len();
+    let served_text: Vec<String> = answer.lines.iter().map(|l| l.text.clone()).collect();
+    let (served_lines, seconds) = (answer.line_count, answer.processing_time_ms / 1000.0);
     let state = state.clone();
     tokio::spawn(async move {
         let Some(background) =

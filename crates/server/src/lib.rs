@@ -11,6 +11,7 @@
 //! | `workers` | inference threads, one per engine instance, bounded queue         |
 //! | `state`   | what the service's handlers share: limits, identity, engines      |
 //! | `dispatch`| which engine reads a request: named, A/B split; shadow comparisons|
+//! | `reading` | one image through the result cache and an engine's workers        |
 //! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
 //! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
@@ -30,6 +31,7 @@ mod http;
 mod memory;
 mod metrics;
 mod notify;
+mod reading;
 mod score;
 mod serve;
 pub mod state;
@@ -45,7 +47,7 @@ use config::Command;
 pub fn run(command: Command) -> anyhow::Result<()> {
     let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match command {
-        Command::Serve(args) => runtime()?.block_on(serve::run(args)),
+        Command::Serve(args) => runtime()?.block_on(serve::run(*args)),
         Command::Gateway(args) => runtime()?.block_on(gateway::run(args)),
         Command::Ocr(args) => cmd::ocr::run(args),
         Command::Models(args) => cmd::models::run(&args),

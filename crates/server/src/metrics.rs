@@ -37,6 +37,7 @@ pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
 }
 
 fn describe() {
+    hub_cache::describe_metrics();
     describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error) and engine");
     describe_histogram!(
         "ocr_processing_seconds",
@@ -91,6 +92,9 @@ fn describe() {
     description = "Prometheus text format 0.0.4; open unless `--protect-metrics`", content_type = "text/plain")))]
 pub async fn render(State(state): State<SharedState>) -> Response {
     sample(&state);
+    if let Some(cache) = &state.cache {
+        cache.sample().await;
+    }
     let mut text = HANDLE.get().map(PrometheusHandle::render).unwrap_or_default();
     text.push_str(&process_metrics());
     ([(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], text).into_response()

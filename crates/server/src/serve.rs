@@ -25,7 +25,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
-    let state = AppState::new(&args, access, routing, cpu);
+    let cache = args.cache.cache()?;
+    let state = AppState::new(&args, access, routing, cache, cpu);
 
     let listener = args.listen.bind(args.port).await?;
     notify::start_watchdog();

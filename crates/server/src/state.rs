@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use hub_cache::Cache;
 use hub_engines::EngineInfo;
 use hub_ocr::CpuInfo;
 
@@ -119,6 +120,8 @@ pub struct AppState {
     pub access: Arc<AccessPolicy>,
     /// How requests are shared between engines (`crate::dispatch`).
     pub routing: Routing,
+    /// Answers already given (`crate::reading`); `None` when switched off.
+    pub cache: Option<Cache>,
     pub lifecycle: Lifecycle,
 }
 
@@ -126,7 +129,13 @@ pub type SharedState = Arc<AppState>;
 
 impl AppState {
     /// The state `serve` starts with: every engine (when OCR is enabled) still loading.
-    pub fn new(args: &ServeArgs, access: AccessPolicy, routing: Routing, cpu: CpuInfo) -> SharedState {
+    pub fn new(
+        args: &ServeArgs,
+        access: AccessPolicy,
+        routing: Routing,
+        cache: Option<Cache>,
+        cpu: CpuInfo,
+    ) -> SharedState {
         let engines = args
             .enable_ocr
             .then(|| Engines { slots: args.engine.engines().into_iter().map(EngineSlot::new).collect() });
@@ -141,6 +150,7 @@ impl AppState {
             about: About { profile: args.engine.profile.name(), model_name: args.model_server.model_name.clone(), cpu },
             access: Arc::new(access),
             routing,
+            cache,
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
         })
     }

@@ -101,6 +101,9 @@ async fn both_engines_answer_by_request_with_the_same_errors_and_shadow_comparis
         "1",
         "--max-upload-mb",
         "1",
+        // Every request reads: the burst below must queue, not share one answer.
+        "--cache-mb",
+        "0",
     ]);
     server.wait_ready().await;
     wait_engine(&server, "tesseract").await;

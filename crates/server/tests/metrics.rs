@@ -39,7 +39,9 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
         .unwrap();
     assert_eq!(tagged.status(), 200);
     assert_eq!(tagged.headers()["x-request-id"], "receipt-42");
-    let second = server.post_form("/v1/ocr", png_form("image_file", &png)).await;
+    // Another encoding of the receipt: a cache miss too, so both are read.
+    let jpeg = common::encode(&common::receipt().image, image::ImageFormat::Jpeg);
+    let second = server.post_form("/v1/ocr", file_form("image_file", jpeg, "r.jpg", "image/jpeg")).await;
     assert_eq!(second.status, 200, "{}", second.json);
     let refused = server.post_form("/v1/parse", file_form("file", b"plain text".to_vec(), "a.txt", "text/plain")).await;
     assert_error(&refused, 415, "unsupported_media_type");

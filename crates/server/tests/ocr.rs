@@ -14,8 +14,9 @@ use serde_json::json;
 async fn reads_rendered_receipt_on_every_route_and_keeps_text_out_of_logs() {
     // Verbose logging for our own crates, so the privacy check below also
     // covers debug and trace output, not just the default info level.
+    // No result cache: every request here must reach the models.
     let server = Server::start_with_env(
-        &[],
+        &["--cache-mb", "0"],
         &[("RUST_LOG", "info,ort=warn,inference_hub=trace,hub_ocr=trace,tower_http=debug")],
     );
     server.wait_ready().await;

@@ -49,8 +49,9 @@ fn statuses(replies: &[common::Reply]) -> BTreeMap<u16, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
-    // One worker and one queue slot: at most two requests fit, the rest are refused.
-    let server = Server::start(&["--workers", "1", "--queue-size", "1"]);
+    // One worker and one queue slot: at most two requests fit, the rest are
+    // refused. No result cache: identical uploads would share one reading.
+    let server = Server::start(&["--workers", "1", "--queue-size", "1", "--cache-mb", "0"]);
     server.wait_ready().await;
     let rendered = receipt();
     let jpeg = common::encode(&rendered.image, ImageFormat::Jpeg);
@@ -77,7 +78,8 @@ async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_past_the_deadline_get_504_and_the_rest_carry_on() {
-    let server = Server::start(&["--workers", "1", "--queue-size", "80", "--request-timeout-secs", "1"]);
+    let flags = ["--workers", "1", "--queue-size", "80", "--request-timeout-secs", "1", "--cache-mb", "0"];
+    let server = Server::start(&flags);
     server.wait_ready().await;
     // A long receipt (12 lines): about 0.1 s each here, so one worker cannot
     // read 64 within a second even on a CPU several times faster (24 of the

@@ -14,7 +14,8 @@ use common::{Server, assert_reads, png_form, receipt, receipt_png};
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
-    let mut server = Server::start(&["--workers", "1", "--shutdown-grace-secs", "60"]);
+    // No result cache: the three identical uploads must each queue.
+    let mut server = Server::start(&["--workers", "1", "--shutdown-grace-secs", "60", "--cache-mb", "0"]);
     server.wait_ready().await;
 
     // Three receipts on one worker: one running, two queued when SIGTERM lands.

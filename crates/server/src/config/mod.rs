@@ -30,7 +30,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (all-in-one: API and model workers).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Take uploads and forward them to a model server (KServe V1 or V2); loads no models.
     Gateway(GatewayArgs),
     /// OCR image files once and print the lines.
@@ -120,6 +120,42 @@ pub struct ServeArgs {
     /// Share of the default engine's requests the shadow engine also reads (0..1).
     #[arg(long, env = "HUB_SHADOW_RATE", default_value_t = 0.05)]
     pub shadow_rate: f64,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The result cache: in-process, and optionally shared through Redis.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// In-process cache size in MiB (keys and answers); 0 turns it off.
+    #[arg(long, env = "HUB_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
+    /// Seconds an answer stays cached, in memory and in Redis.
+    #[arg(long, env = "HUB_CACHE_TTL_SECS", default_value_t = 3600)]
+    pub cache_ttl_secs: u64,
+    /// A Redis every replica shares, e.g. `redis://redis:6379/0`; Redis
+    /// down or slow never fails a request, it is served without the cache.
+    #[arg(long, env = "HUB_CACHE_URL", hide_env_values = true)]
+    pub cache_url: Option<String>,
+    /// Milliseconds a Redis call may take before the request goes on without it.
+    #[arg(long, env = "HUB_CACHE_TIMEOUT_MS", default_value_t = 50)]
+    pub cache_timeout_ms: u64,
+}
+
+impl CacheArgs {
+    /// The cache, or none when both layers are off. Call within the runtime.
+    pub fn cache(&self) -> anyhow::Result<Option<hub_cache::Cache>> {
+        if self.cache_mb == 0 && self.cache_url.is_none() {
+            return Ok(None);
+        }
+        let config = hub_cache::CacheConfig {
+            memory_bytes: self.cache_mb << 20,
+            ttl: Duration::from_secs(self.cache_ttl_secs),
+            redis_url: self.cache_url.clone(),
+            redis_timeout: Duration::from_millis(self.cache_timeout_ms),
+        };
+        Ok(Some(hub_cache::Cache::new(config)?))
+    }
 }
 
 /// How requests are shared between engines (`--ab`, `--shadow`).

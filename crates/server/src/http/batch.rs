@@ -6,20 +6,20 @@
 use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use futures_util::stream;
-use metrics::{counter, histogram};
+use metrics::counter;
 use tokio::time::{Instant, timeout};
 
 use super::ocr::OcrQuery;
-use crate::dispatch;
 use crate::state::SharedState;
 use crate::wire::ENGINE_HEADER;
 use crate::wire::error::ApiError;
-use crate::wire::response::{BatchItem, BatchResponse, OcrResponse};
+use crate::wire::response::{BatchItem, BatchResponse};
 use crate::wire::upload::read_batch;
+use crate::{dispatch, reading};
 
 /// Reads the text lines of up to `--max-batch` images.
 #[utoipa::path(post, path = "/v1/ocr/batch", tag = "ocr", operation_id = "recognize_batch", params(OcrQuery),
@@ -28,10 +28,11 @@ use crate::wire::upload::read_batch;
 pub async fn recognize_batch(
     State(state): State<SharedState>,
     query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let mut engine = "none";
-    let answer = read_batch_form(&state, query, form, &mut engine).await;
+    let answer = read_batch_form(&state, query, reading::bypass(&headers), form, &mut engine).await;
     let outcome = if answer.is_ok() { "success" } else { "error" };
     counter!("ocr_batch_requests_total", "outcome" => outcome, "engine" => engine).increment(1);
     match answer {
@@ -47,6 +48,7 @@ pub async fn recognize_batch(
 async fn read_batch_form(
     state: &SharedState,
     query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
+    bypass: bool,
     form: Result<Multipart, MultipartRejection>,
     engine: &mut &'static str,
 ) -> Result<BatchResponse, ApiError> {
@@ -68,7 +70,8 @@ async fn read_batch_form(
     }
     let reads = upload.parts.into_iter().map(|part| async move {
         let outcome = match part.image {
-            Ok(image) => loaded.pool.recognize(image).await,
+            // Each image through the cache: a repeated receipt costs no worker.
+            Ok(image) => reading::read(state, slot, loaded, image, bypass).await,
             Err(err) => Err(err),
         };
         (part.filename, outcome)
@@ -82,9 +85,8 @@ async fn read_batch_form(
         .into_iter()
         .map(|(filename, outcome)| match outcome {
             Ok(read) => {
-                histogram!("ocr_processing_seconds", "engine" => slot.name).record(read.elapsed.as_secs_f64());
                 counter!("ocr_batch_images_total", "outcome" => "success", "engine" => slot.name).increment(1);
-                BatchItem::Read { filename, response: OcrResponse::new(read.lines, read.elapsed, slot.name) }
+                BatchItem::Read { filename, response: read.response }
             }
             Err(err) => {
                 counter!("ocr_batch_images_total", "outcome" => "error", "engine" => slot.name).increment(1);

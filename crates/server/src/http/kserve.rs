@@ -142,8 +142,9 @@ pub async fn run_batch(
     state: &AppState,
     slot: &EngineSlot,
     images: Vec<Vec<u8>>,
+    bypass: bool,
 ) -> Result<Vec<OcrResponse>, ProtocolError> {
-    let pool = &state.loaded(slot)?.pool;
+    let loaded = state.loaded(slot)?;
     let limit = state.limits.max_batch;
     if images.is_empty() {
         return Err(ProtocolError::BadRequest("the request holds no image".into()));
@@ -169,18 +170,16 @@ pub async fn run_batch(
     let count = images.len();
     let started = Instant::now();
     let jobs = images.into_iter().enumerate().map(|(i, image)| async move {
-        pool.recognize(image.into()).await.map_err(|e| ProtocolError::Api(e, Some(i)))
+        let read = crate::reading::read(state, slot, loaded, image.into(), bypass).await;
+        read.map(|r| r.response).map_err(|e| ProtocolError::Api(e, Some(i)))
     });
     // Dropping the batch on error or timeout closes the other jobs' reply
     // channels, so workers skip whatever is still queued.
     let done =
         timeout(state.limits.request_timeout, try_join_all(jobs)).await.map_err(|_| ApiError::DeadlineExceeded)??;
-    for image in &done {
-        metrics::histogram!("ocr_processing_seconds", "engine" => slot.name).record(image.elapsed.as_secs_f64());
-    }
-    let lines: usize = done.iter().map(|d| d.lines.len()).sum();
+    let lines: usize = done.iter().map(|d| d.line_count).sum();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Counts and timings only: recognised text never reaches the log.
     tracing::info!(images = count, lines, engine = slot.name, "OCR batch processing time: {millis:.1} ms");
-    Ok(done.into_iter().map(|d| OcrResponse::new(d.lines, d.elapsed, slot.name)).collect())
+    Ok(done)
 }

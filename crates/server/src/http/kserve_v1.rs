@@ -51,6 +51,7 @@ async fn predict(
     };
     let slot = kserve::check_model(&state, name)?;
     kserve::check_ready(&state, slot)?;
+    let bypass = crate::reading::bypass(request.headers());
     let body = kserve::read_body(&state, request).await?;
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
@@ -71,6 +72,6 @@ async fn predict(
         .collect::<Result<Vec<_>, _>>()?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
-    let predictions = kserve::run_batch(&state, slot, images).await?;
+    let predictions = kserve::run_batch(&state, slot, images, bypass).await?;
     Ok(Json(json!({"predictions": predictions})))
 }

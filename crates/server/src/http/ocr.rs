@@ -5,18 +5,18 @@
 use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, histogram};
 use serde::Deserialize;
 use tokio::time::{Instant, timeout};
 
 use crate::dispatch;
+use crate::reading::{self, Read};
 use crate::state::SharedState;
-use crate::wire::ENGINE_HEADER;
 use crate::wire::error::ApiError;
-use crate::wire::response::OcrResponse;
 use crate::wire::upload::read_upload;
+use crate::wire::{CACHE_HEADER, ENGINE_HEADER};
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct OcrQuery {
@@ -27,23 +27,29 @@ pub struct OcrQuery {
 
 /// Reads the text lines of one receipt or document image.
 #[utoipa::path(post, path = "/v1/ocr/receipt", tag = "ocr", operation_id = "recognize", params(OcrQuery),
-    responses((status = 200, description = "The lines read, in reading order; header `X-OCR-Engine` names the engine",
-        body = OcrResponse)))]
+    responses((status = 200, description = "The lines read, in reading order; header `X-OCR-Engine` names the \
+        engine, `X-Cache` says `hit`, `miss` or `bypass` (request header `Cache-Control: no-cache`)",
+        body = crate::wire::response::OcrResponse)))]
 pub async fn recognize(
     State(state): State<SharedState>,
     query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let started = Instant::now();
     let mut engine = "none";
-    let answer = read_receipt(&state, query, form, &mut engine).await;
+    let answer = read_receipt(&state, query, reading::bypass(&headers), form, &mut engine).await;
     let outcome = if answer.is_ok() { "success" } else { "error" };
     counter!("ocr_requests_total", "outcome" => outcome, "engine" => engine).increment(1);
     histogram!("request_predict_seconds", "engine" => engine).record(started.elapsed().as_secs_f64());
     match answer {
-        Ok(body) => {
-            let mut response = Json(body).into_response();
-            response.headers_mut().insert(ENGINE_HEADER, HeaderValue::from_static(engine));
+        Ok(read) => {
+            let mut response = Json(read.response).into_response();
+            let headers = response.headers_mut();
+            headers.insert(ENGINE_HEADER, HeaderValue::from_static(engine));
+            if let Some(status) = read.cache {
+                headers.insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
+            }
             response
         }
         Err(err) => err.into_response(),
@@ -53,9 +59,10 @@ pub async fn recognize(
 async fn read_receipt(
     state: &SharedState,
     query: Result<Query<OcrQuery>, axum::extract::rejection::QueryRejection>,
+    bypass: bool,
     form: Result<Multipart, MultipartRejection>,
     engine: &mut &'static str,
-) -> Result<OcrResponse, ApiError> {
+) -> Result<Read, ApiError> {
     // Until an engine is chosen, failures count against the default.
     if let Ok(slot) = state.engine(None) {
         *engine = slot.name;
@@ -72,15 +79,22 @@ async fn read_receipt(
     *engine = slot.name;
     // Dropping the wait on timeout closes the reply channel, and a worker
     // skips a job whose client is gone.
-    let done = timeout(state.limits.request_timeout, loaded.pool.recognize(upload.image.clone()))
+    let read = timeout(state.limits.request_timeout, reading::read(state, slot, loaded, upload.image.clone(), bypass))
         .await
         .map_err(|_| ApiError::DeadlineExceeded)??;
-    let seconds = done.elapsed.as_secs_f64();
-    histogram!("ocr_processing_seconds", "engine" => slot.name).record(seconds);
+    let response = &read.response;
     // Counts and timings only: recognised text never reaches the log.
-    tracing::info!(lines = done.lines.len(), engine = slot.name, "OCR processing time: {:.1} ms", seconds * 1000.0);
-    dispatch::shadow(state, slot.name, upload.image, &done.lines, seconds);
-    Ok(OcrResponse::new(done.lines, done.elapsed, slot.name))
+    tracing::info!(
+        lines = response.line_count,
+        engine = slot.name,
+        cache = read.cache.map(|c| c.as_str()),
+        "OCR processing time: {:.1} ms",
+        response.processing_time_ms
+    );
+    if read.computed() {
+        dispatch::shadow(state, slot.name, upload.image, response);
+    }
+    Ok(read)
 }
 
 /// The engine a request names in its query or its form (not both differently).

@@ -116,6 +116,7 @@ async fn infer(
     let slot = kserve::check_model(&state, &name)?;
     kserve::check_ready(&state, slot)?;
     let header_len = header_length(request.headers())?;
+    let bypass = crate::reading::bypass(request.headers());
     let body = kserve::read_body(&state, request).await?;
     let (header, binary) = binary_tensor::split(&body, header_len).map_err(ProtocolError::BadRequest)?;
     let parsed: InferRequest = serde_json::from_slice(header)
@@ -126,7 +127,7 @@ async fn infer(
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);
-    let results = kserve::run_batch(&state, slot, images).await?;
+    let results = kserve::run_batch(&state, slot, images, bypass).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
     Ok(respond(&name, id, &texts, binary_output))
 }

@@ -27,6 +27,9 @@ pub const ERROR_CODE_HEADER: &str = "x-error-code";
 /// Header naming the engine that read the image (`paddle`, `tesseract`).
 pub const ENGINE_HEADER: &str = "x-ocr-engine";
 
+/// Header saying whether the result cache answered: `hit`, `miss`, `bypass`.
+pub const CACHE_HEADER: &str = "x-cache";
+
 /// The Open Inference Protocol's binary-data header: the JSON part's length.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
 

@@ -60,6 +60,12 @@ impl OcrResponse {
             engine: engine.to_owned(),
         }
     }
+
+    /// The same answer, given again after `elapsed` (from a cache).
+    pub fn timed(mut self, elapsed: Duration) -> Self {
+        self.processing_time_ms = round(elapsed.as_secs_f64() * 1000.0, 1);
+        self
+    }
 }
 
 /// `POST /v1/ocr/batch`: one entry per image part, in upload order.

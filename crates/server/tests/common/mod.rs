@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod prometheus;
+pub mod redis;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Cursor};
@@ -520,7 +521,8 @@ pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
     let raw = json["lines"].as_array().expect("lines is an array");
     assert_eq!(json["line_count"].as_u64(), Some(raw.len() as u64), "line_count must equal lines.len()");
     let time = json["processing_time_ms"].as_f64().expect("processing_time_ms is a number");
-    assert!(time > 0.0 && time < 120_000.0, "processing_time_ms {time}");
+    // A cache hit takes well under the 0.1 ms the field resolves.
+    assert!((0.0..120_000.0).contains(&time), "processing_time_ms {time}");
 
     let lines: Vec<OcrLine> = raw
         .iter()

@@ -54,7 +54,7 @@ pub fn serve_args(flags: &[&str]) -> ServeArgs {
     let argv = ["inference-hub", "serve"].iter().chain(flags);
     let matches = command.try_get_matches_from(argv).unwrap_or_else(|e| panic!("serve {flags:?}: {e}"));
     match Cli::from_arg_matches(&matches).unwrap().command {
-        Command::Serve(args) => args,
+        Command::Serve(args) => *args,
         _ => unreachable!("parsed as serve"),
     }
 }
@@ -84,7 +84,8 @@ impl App {
         let access = AccessPolicy::from_args(&args.access).unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
         let described = access.describe();
         let routing = args.routing().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
-        let state = inference_hub::state::AppState::new(&args, access, routing, hub_ocr::CpuInfo::detect());
+        let cache = args.cache.cache().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
+        let state = inference_hub::state::AppState::new(&args, access, routing, cache, hub_ocr::CpuInfo::detect());
         let router = inference_hub::router(state.clone());
         let (workers, queue) = (args.engine.worker_count(), args.queue_size);
         Self { state, access: described, router, workers, queue, engine: args.engine }

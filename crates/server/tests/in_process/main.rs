@@ -18,6 +18,7 @@ mod harness;
 mod access;
 mod bad_inputs;
 mod batch;
+mod cache;
 mod engines;
 mod kserve_v1;
 mod oip_v2;

@@ -39,7 +39,8 @@ async fn health_routes_follow_the_model_load() {
 async fn protocol_errors_name_the_bad_image_and_a_batch_is_queued_at_once() {
     let app = App::ready(&["--max-batch", "3", "--max-upload-mb", "1"]);
     // One worker and one queue slot: a batch of three cannot all be held.
-    let small = App::ready(&["--workers", "1", "--queue-size", "1"]);
+    // No result cache: the identical images below must each take a queue slot.
+    let small = App::ready(&["--workers", "1", "--queue-size", "1", "--cache-mb", "0"]);
     let png = encode(&receipt().image, ImageFormat::Png);
 
     // The shapes clients send: [N], or nested [N, 1].
