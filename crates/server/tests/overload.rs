@@ -49,9 +49,15 @@ fn statuses(replies: &[common::Reply]) -> BTreeMap<u16, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
+    for engine in ["paddle", "tesseract"] {
+        refuses_past_capacity(engine).await;
+    }
+}
+
+async fn refuses_past_capacity(engine: &str) {
     // One worker and one queue slot: at most two requests fit, the rest are
     // refused. No result cache: identical uploads would share one reading.
-    let server = Server::start(&["--workers", "1", "--queue-size", "1", "--cache-mb", "0"]);
+    let server = Server::start(&["--workers", "1", "--queue-size", "1", "--cache-mb", "0", "--engines", engine]);
     server.wait_ready().await;
     let rendered = receipt();
     let jpeg = common::encode(&rendered.image, ImageFormat::Jpeg);
@@ -78,7 +84,26 @@ async fn over_capacity_gets_429_and_accepted_requests_are_correct() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn requests_past_the_deadline_get_504_and_the_rest_carry_on() {
-    let flags = ["--workers", "1", "--queue-size", "80", "--request-timeout-secs", "1", "--cache-mb", "0"];
+    // Seconds: Tesseract reads the long receipt below in about half a second,
+    // so the request after the burst may wait for one running read and its own.
+    for (engine, deadline) in [("paddle", "1"), ("tesseract", "3")] {
+        drops_work_past_the_deadline(engine, deadline).await;
+    }
+}
+
+async fn drops_work_past_the_deadline(engine: &str, deadline: &str) {
+    let flags = [
+        "--workers",
+        "1",
+        "--queue-size",
+        "80",
+        "--request-timeout-secs",
+        deadline,
+        "--cache-mb",
+        "0",
+        "--engines",
+        engine,
+    ];
     let server = Server::start(&flags);
     server.wait_ready().await;
     // A long receipt (12 lines): about 0.1 s each here, so one worker cannot

@@ -14,8 +14,15 @@ use common::{Server, assert_reads, png_form, receipt, receipt_png};
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    for engine in ["paddle", "tesseract"] {
+        drains_then_exits(engine).await;
+    }
+}
+
+async fn drains_then_exits(engine: &str) {
     // No result cache: the three identical uploads must each queue.
-    let mut server = Server::start(&["--workers", "1", "--shutdown-grace-secs", "60", "--cache-mb", "0"]);
+    let flags = ["--workers", "1", "--shutdown-grace-secs", "60", "--cache-mb", "0", "--engines", engine];
+    let mut server = Server::start(&flags);
     server.wait_ready().await;
 
     // Three receipts on one worker: one running, two queued when SIGTERM lands.
@@ -36,7 +43,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
     // The requests have reached the server once one waits for the worker
     // while another is being processed.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while queue_depth(&server).await < 1.0 {
+    while queue_depth(&server, engine).await < 1.0 {
         assert!(Instant::now() < deadline, "no request queued within 30 s; stderr:\n{}", server.logs());
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -49,6 +56,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
         let (status, json, answered) = request.await.unwrap();
         assert_eq!(status, 200, "{json}");
         assert_reads(&json, &rendered);
+        assert_eq!(json["engine"], engine);
         answered_after_signal += usize::from(answered > signalled);
     }
     assert!(answered_after_signal >= 1, "no request was still in flight when SIGTERM was sent");
@@ -62,11 +70,11 @@ async fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
 }
 
 /// `ocr_queue_depth` from /metrics: images waiting for a worker.
-async fn queue_depth(server: &Server) -> f64 {
+async fn queue_depth(server: &Server, engine: &str) -> f64 {
     let (status, _, text) = server.get_text("/metrics", &[]).await;
     assert_eq!(status, 200, "{text}");
     text.lines()
-        .find_map(|line| line.strip_prefix(r#"ocr_queue_depth{engine="paddle"} "#))
+        .find_map(|line| line.strip_prefix(&format!(r#"ocr_queue_depth{{engine="{engine}"}} "#)))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_else(|| panic!("no ocr_queue_depth in /metrics:\n{text}"))
 }
