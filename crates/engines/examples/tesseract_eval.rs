@@ -3,16 +3,18 @@
 //! the time per receipt and the peak memory.
 //!
 //! ```sh
-//! cargo run --release -p hub-engines --example tesseract_eval -- \
+//! OMP_THREAD_LIMIT=1 cargo run --release -p hub-engines --example tesseract_eval -- \
 //!     /work/shared/eval/sroie-dev/ /tmp/preds [LIMIT]
 //! python3 /work/shared/eval/ocr_eval.py /work/shared/eval/sroie-dev/ /tmp/preds
 //! ```
 //!
 //! `LIMIT` reads only the first receipts (by name). The engine's tuning can
-//! be varied without rebuilding through `HUB_TESSERACT_TUNING`, e.g.
-//! `HUB_TESSERACT_TUNING="psm=4 scale=2 dpi=300 thresholding=0 min_conf=0
-//! split_gap=0 invert=0 filter=triangle"` (see `src/tesseract.rs`).
-//! `TESSDATA` sets the language data folder.
+//! be varied without rebuilding through `HUB_TESSERACT_TUNING`: any of
+//! `psm=6 scale=1.2 text_px=0 scale_min=1 scale_max=2 dpi=300
+//! thresholding=0 min_conf=5 min_symbol_conf=70 split_gap=1 invert=0
+//! tighten=1` (the defaults; see the constants in `src/tesseract.rs`).
+//! `TESSDATA` sets the language data folder. Run with `OMP_THREAD_LIMIT=1`
+//! as the service does.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,6 +42,7 @@ fn main() {
 
     let mut settings = Settings::default();
     settings.tesseract.datapath = std::env::var_os("TESSDATA").map(PathBuf::from);
+    settings.tesseract.tuning = std::env::var("HUB_TESSERACT_TUNING").unwrap_or_default();
     let mut loaded = hub_engines::load("tesseract", &settings, 1).expect("tesseract loads");
     let engine = &mut loaded.instances[0];
     eprintln!("{} loaded in {:.0} ms", loaded.info.version, loaded.load_time.as_secs_f64() * 1e3);

@@ -50,7 +50,7 @@ pub struct EngineInfo {
 
 /// Hashes the parts that decide an engine's answers into one identity;
 /// `files` are hashed by content, so a replaced model changes it.
-pub fn identity(parts: &[&str], files: &[&std::path::Path]) -> String {
+pub(crate) fn identity<P: AsRef<std::path::Path>>(parts: &[&str], files: &[P]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for part in parts {
@@ -58,6 +58,7 @@ pub fn identity(parts: &[&str], files: &[&std::path::Path]) -> String {
         hash.update([0]);
     }
     for file in files {
+        let file = file.as_ref();
         match std::fs::read(file) {
             Ok(bytes) => hash.update(Sha256::digest(&bytes)),
             Err(_) => hash.update(file.to_string_lossy().as_bytes()),
@@ -132,11 +133,14 @@ mod tesseract_config {
         pub datapath: Option<PathBuf>,
         /// Tesseract language(s), e.g. `eng` or `eng+msa`.
         pub language: String,
+        /// Overrides of the measured defaults, `key=value` separated by
+        /// spaces (`psm=6 scale=1.2 ...`, see `tesseract.rs`); empty: none.
+        pub tuning: String,
     }
 
     impl Default for TesseractConfig {
         fn default() -> Self {
-            Self { datapath: None, language: "eng".into() }
+            Self { datapath: None, language: "eng".into(), tuning: String::new() }
         }
     }
 }

@@ -72,6 +72,11 @@ pub struct EngineArgs {
     /// Tesseract's language(s), e.g. `eng` or `eng+msa` (each needs its data file).
     #[arg(long, env = "HUB_TESSERACT_LANG", default_value = "eng")]
     pub tesseract_lang: String,
+    /// Overrides of Tesseract's measured settings, e.g. `psm=3` for full-page
+    /// documents (knobs: psm, scale, dpi, thresholding, min_conf,
+    /// min_symbol_conf, split_gap, invert, tighten, text_px, scale_min, scale_max).
+    #[arg(long, env = "HUB_TESSERACT_TUNING", default_value = "")]
+    pub tesseract_tuning: String,
     /// ONNX Runtime shared library [default: vendor/onnxruntime/... from `make setup`].
     #[arg(long, env = "ORT_DYLIB_PATH")]
     pub ort_lib: Option<PathBuf>,
@@ -235,7 +240,11 @@ impl EngineArgs {
                 options: self.ocr_options(),
                 probe: self.int8_probe,
             },
-            tesseract: TesseractConfig { datapath: self.tessdata.clone(), language: self.tesseract_lang.clone() },
+            tesseract: TesseractConfig {
+                datapath: self.tessdata.clone(),
+                language: self.tesseract_lang.clone(),
+                tuning: self.tesseract_tuning.clone(),
+            },
         }
     }
 
