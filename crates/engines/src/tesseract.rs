@@ -12,11 +12,13 @@
 //! PP-OCR's). The defaults were measured on the SROIE TRAIN receipts with
 //! `examples/tesseract_eval.rs` (see the constants).
 //!
-//! libtesseract runs OpenMP threads inside one recognition; the service
-//! sets `OMP_THREAD_LIMIT=1` so that its per-worker instances do not
-//! compete for the cores. Unset, a SROIE receipt took 8 times the CPU time
-//! (2.2 s instead of 0.26 s on two idle cores: the threads spin waiting for
-//! each other), so [`load`] warns when it is not 1.
+//! libtesseract runs OpenMP threads inside one recognition, with thread
+//! counts of its own choosing: with them a SROIE receipt took 8 times the
+//! CPU time (2.2 s instead of 0.26 s on two idle cores: the threads spin
+//! waiting for each other, and per-worker instances compete for the
+//! cores). Only `OMP_THREAD_LIMIT=1` in the environment the process starts
+//! with stops them (libgomp reads it before any code of ours runs; the
+//! `inference-hub` binary sees to it), so [`load`] warns without it.
 
 use std::ffi::CString;
 
@@ -393,11 +395,10 @@ pub fn load(config: &TesseractConfig, instances: usize) -> Result<(EngineInfo, V
     if tuning != Tuning::default() {
         tracing::warn!("the Tesseract tuning overrides the measured defaults: {tuning:?}");
     }
-    // libgomp reads it when the process starts; too late to set here.
     if !std::env::var("OMP_THREAD_LIMIT").is_ok_and(|v| v.trim() == "1") {
         tracing::warn!(
-            "OMP_THREAD_LIMIT is not 1: libtesseract's OpenMP threads make each read several times slower (measured: \
-             8x the CPU time on 2 cores); start the process with OMP_THREAD_LIMIT=1"
+            "OMP_THREAD_LIMIT is not 1: libtesseract's OpenMP threads make each read several times slower \
+             (8x the CPU time on 2 cores); start the process with OMP_THREAD_LIMIT=1"
         );
     }
     let datapath = match &config.datapath {

@@ -8,23 +8,29 @@ use inference_hub::config::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
-    limit_openmp();
+    #[cfg(feature = "tesseract")]
+    one_openmp_thread();
     inference_hub::tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     inference_hub::run(cli.command)
 }
 
-/// One OpenMP thread per Tesseract instance: the service runs one instance
-/// per worker already, and OpenMP's own threads would fight them for cores.
-/// An operator's own `OMP_THREAD_LIMIT` wins.
-#[allow(unsafe_code)]
-fn limit_openmp() {
-    if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
-        // SAFETY: first thing in main, before any other thread exists, so
-        // nothing can read the environment while it changes.
-        unsafe { std::env::set_var("OMP_THREAD_LIMIT", "1") };
+/// libtesseract's OpenMP threads compete with the service's own workers and
+/// spin (8x the CPU time per receipt), and only `OMP_THREAD_LIMIT` in the
+/// environment a process starts with limits them: libgomp reads it before
+/// `main`. Without the operator's own setting, the binary runs itself again
+/// with it set to 1 (same process id, arguments and environment otherwise).
+#[cfg(feature = "tesseract")]
+fn one_openmp_thread() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("OMP_THREAD_LIMIT").is_some() {
+        return;
     }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("OMP_THREAD_LIMIT", "1").exec();
+    // exec returns only when it failed: carry on, slower with Tesseract.
+    eprintln!("cannot restart with OMP_THREAD_LIMIT=1 ({err}); Tesseract will be slower");
 }
 
 fn init_logging(format: LogFormat) {
