@@ -50,6 +50,11 @@ async fn tesseract_alone_behind_the_gateway_reads_the_receipt() {
     let rendered = receipt();
     let png = encode(&rendered.image, ImageFormat::Png);
 
+    // Started without it, the process runs with libgomp's thread limit at 1
+    // (Tesseract's OpenMP threads would make each read 8x slower).
+    let environ = std::fs::read(format!("/proc/{}/environ", server.pid())).unwrap();
+    assert!(environ.split(|b| *b == 0).any(|v| v == b"OMP_THREAD_LIMIT=1"), "OMP_THREAD_LIMIT=1 not set");
+    assert!(!server.logs().contains("OMP_THREAD_LIMIT is not 1"));
     let health = server.get("/health").await;
     let engine = &health.json["engines"][0];
     assert_eq!((engine["name"].as_str(), engine["default"].as_bool()), (Some("tesseract"), Some(true)));

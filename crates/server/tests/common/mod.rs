@@ -104,7 +104,9 @@ impl Server {
             let key_str = key.to_string_lossy();
             // A runner started by systemd must not hand its notify socket on.
             let systemd = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"].contains(&key_str.as_ref());
-            if ["HUB_", "AI_", "ORT_"].iter().any(|p| key_str.starts_with(p)) || key_str == "RUST_LOG" || systemd {
+            // OMP_THREAD_LIMIT too: the binary sets its own (tests/engines.rs).
+            let own = ["RUST_LOG", "OMP_THREAD_LIMIT"].contains(&key_str.as_ref());
+            if ["HUB_", "AI_", "ORT_"].iter().any(|p| key_str.starts_with(p)) || own || systemd {
                 cmd.env_remove(&key);
             }
         }
@@ -140,6 +142,10 @@ impl Server {
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().unwrap();
         // From here on Drop kills the child, whatever assertion fails.
         (Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), logs, client }, addr_rx)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {
