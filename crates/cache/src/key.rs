@@ -34,18 +34,6 @@ impl CacheKey {
         Self(key.into())
     }
 
-    /// Key from named identity parts, e.g. `[("engine", "paddle"), ("model", "v5-mobile"), ("alphabet", "en")]`.
-    ///
-    /// Parts are length-prefixed, so no two different lists encode alike (`("a", "b;c")` vs `("a", "b"), ("c", ...)`).
-    /// Order matters: build the list in one place, in a fixed order.
-    pub fn from_parts<'a>(image: &[u8], parts: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut identity = String::new();
-        for (name, value) in parts {
-            let _ = write!(identity, "{}:{name}{}:{value};", name.len(), value.len());
-        }
-        Self::new(image, &identity)
-    }
-
     /// The key as stored (also the Redis key).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -67,8 +55,6 @@ mod tests {
     #[test]
     fn same_inputs_same_key() {
         assert_eq!(CacheKey::new(IMAGE, "engine=paddle"), CacheKey::new(IMAGE, "engine=paddle"));
-        let parts = [("engine", "paddle"), ("profile", "fp32")];
-        assert_eq!(CacheKey::from_parts(IMAGE, parts), CacheKey::from_parts(IMAGE, parts));
     }
 
     #[test]
@@ -85,23 +71,11 @@ mod tests {
         for other in ["engine=tesseract;model=v5;profile=fp32", "engine=paddle;model=v4;profile=fp32", "", "x"] {
             assert_ne!(base, CacheKey::new(IMAGE, other), "{other}");
         }
-        let parts = CacheKey::from_parts(IMAGE, [("engine", "paddle"), ("profile", "fp32")]);
-        assert_ne!(parts, CacheKey::from_parts(IMAGE, [("engine", "paddle"), ("profile", "int8")]));
-        assert_ne!(parts, CacheKey::from_parts(IMAGE, [("engine", "paddle")]));
     }
 
     #[test]
     fn different_image_different_key() {
         assert_ne!(CacheKey::new(IMAGE, "engine=paddle"), CacheKey::new(b"another image", "engine=paddle"));
         assert_ne!(CacheKey::new(b"", "a"), CacheKey::new(b"a", ""));
-    }
-
-    #[test]
-    fn parts_are_unambiguous() {
-        // Naive `name=value;` joining would encode both lists as "a=b;c=d;".
-        let one = CacheKey::from_parts(IMAGE, [("a", "b;c=d")]);
-        let two = CacheKey::from_parts(IMAGE, [("a", "b"), ("c", "d")]);
-        assert_ne!(one, two);
-        assert_ne!(CacheKey::from_parts(IMAGE, [("ab", "c")]), CacheKey::from_parts(IMAGE, [("a", "bc")]));
     }
 }
