@@ -13,5 +13,6 @@ fi
 preds=${EVAL_OUT:-$root/.eval/preds}
 rm -rf "$preds"
 mkdir -p "$preds"
-"$root/target/release/inference-hub" ocr --out-dir "$preds" "$@" "$data"/*.jpg >/dev/null
+# --fields: the answers carry the receipt fields, which the scorer also scores.
+"$root/target/release/inference-hub" ocr --fields --out-dir "$preds" "$@" "$data"/*.jpg >/dev/null
 python3 "$scorer" "$data" "$preds" --json "$preds/../report.json"

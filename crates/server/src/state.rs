@@ -122,6 +122,8 @@ pub struct AppState {
     pub routing: Routing,
     /// Answers already given (`crate::reading`); `None` when switched off.
     pub cache: Option<Cache>,
+    /// Answers carry the receipt's fields unless a request says `fields=false`.
+    pub fields_by_default: bool,
     pub lifecycle: Lifecycle,
 }
 
@@ -151,6 +153,7 @@ impl AppState {
             access: Arc::new(access),
             routing,
             cache,
+            fields_by_default: args.fields,
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
         })
     }

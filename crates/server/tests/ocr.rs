@@ -125,3 +125,45 @@ async fn batches_over_http_and_parallel_files_on_the_command_line_read_real_rece
     assert_eq!(named, expected, "one answer per file, each naming it");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `fields=true` on the real models: a rendered receipt's company, date and
+/// total come back as printed and normalised, each pointing at the line it
+/// came from; the command line's `--fields` says the same.
+#[tokio::test]
+async fn fields_of_a_rendered_receipt_over_http_and_on_the_command_line() {
+    let server = Server::start(&[]);
+    server.wait_ready().await;
+    let lines = [
+        ("KEDAI MAJU SDN BHD", 40, 40),
+        ("12, JALAN MAJU, 50000 KUALA LUMPUR", 40, 130),
+        ("TEL: 03-1234 5678", 40, 220),
+        ("DATE: 05/03/2018", 40, 310),
+        ("TOTAL RM 12.50", 40, 400),
+    ];
+    let rendered = common::render(1000, 500, &lines);
+    let png = encode(&rendered.image, ImageFormat::Png);
+    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    assert_reads(&reply.json, &rendered);
+    let fields = &reply.json["fields"];
+    assert_eq!(fields["company"], "KEDAI MAJU SDN BHD", "{fields}");
+    assert_eq!((fields["date"].as_str(), fields["date_iso"].as_str()), (Some("05/03/2018"), Some("2018-03-05")));
+    assert_eq!((fields["total_amount"].as_str(), fields["currency"].as_str()), (Some("12.50"), Some("MYR")));
+    let total_line = fields["sources"]["total"]["lines"][0].as_u64().expect("the total's line") as usize;
+    let text = reply.json["lines"][total_line]["text"].as_str().unwrap();
+    assert!(text.contains("12.50"), "the total points at {text:?}");
+
+    let file = std::env::temp_dir().join(format!("hub-fields-{}.png", std::process::id()));
+    std::fs::write(&file, &png).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_inference-hub"))
+        .args(["ocr", "--json", "--fields"])
+        .arg(&file)
+        .current_dir(common::workspace_root())
+        .env_remove("HUB_ENGINES")
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(&cli["fields"], fields, "the command line reads the same fields");
+}

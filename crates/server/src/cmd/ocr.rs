@@ -28,10 +28,14 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let mut failed = 0;
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for mut engine in loaded.instances {
-            let (done, next, files, limits) = (done.clone(), &next, &args.files, &limits);
+            let (done, next, files, limits, fields) = (done.clone(), &next, &args.files, &limits, args.fields);
             scope.spawn(move || {
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let _ = done.send((file, recognize_file(engine.as_mut(), name, limits, file)));
+                    let mut read = recognize_file(engine.as_mut(), name, limits, file);
+                    if let (Ok(response), true) = (&mut read, fields) {
+                        response.add_fields();
+                    }
+                    let _ = done.send((file, read));
                 }
             });
         }
@@ -62,6 +66,9 @@ fn print(out: &mut impl Write, args: &OcrArgs, file: &Path, response: &OcrRespon
         writeln!(out, "== {} ({} lines, {} ms)", file.display(), response.line_count, response.processing_time_ms)?;
         for line in &response.lines {
             writeln!(out, "{:.3}\t{}", line.confidence, line.text)?;
+        }
+        if let Some(fields) = &response.fields {
+            writeln!(out, "fields\t{fields}")?;
         }
     }
     if let Some(dir) = &args.out_dir {

@@ -122,6 +122,10 @@ pub struct ServeArgs {
     pub shadow_rate: f64,
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Add the receipt's fields (company, address, date, total, ...) to every
+    /// answer unless the request says `fields=false`.
+    #[arg(long, env = "HUB_FIELDS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub fields: bool,
 }
 
 /// The result cache: in-process, and optionally shared through Redis.
@@ -335,6 +339,9 @@ pub struct OcrArgs {
     /// as each file finishes, so their order may differ from the arguments').
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Add the receipt's fields (company, address, date, total, ...) to each answer.
+    #[arg(long)]
+    pub fields: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

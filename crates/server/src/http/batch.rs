@@ -58,8 +58,8 @@ async fn read_batch_form(
     let limits = &state.limits;
     let read = read_batch(form, limits.max_upload_bytes, limits.max_batch, limits.max_batch_bytes);
     let upload = timeout(limits.body_timeout, read).await.map_err(|_| ApiError::BodyTimeout)??;
-    let named = super::ocr::one_engine(query.engine, upload.engine)?;
-    let (slot, loaded) = dispatch::choose(state, named.as_deref())?;
+    let options = super::ocr::Options::resolve(state, query, upload.options)?;
+    let (slot, loaded) = dispatch::choose(state, options.engine.as_deref())?;
     *engine = slot.name;
     let started = Instant::now();
     // The batch may keep as many images in the queue as it found free
@@ -86,7 +86,11 @@ async fn read_batch_form(
         .map(|(filename, outcome)| match outcome {
             Ok(read) => {
                 counter!("ocr_batch_images_total", "outcome" => "success", "engine" => slot.name).increment(1);
-                BatchItem::Read { filename, response: read.response }
+                let mut response = read.response;
+                if options.fields {
+                    response.add_fields();
+                }
+                BatchItem::Read { filename, response }
             }
             Err(err) => {
                 counter!("ocr_batch_images_total", "outcome" => "error", "engine" => slot.name).increment(1);

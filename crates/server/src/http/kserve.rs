@@ -143,6 +143,7 @@ pub async fn run_batch(
     slot: &EngineSlot,
     images: Vec<Vec<u8>>,
     bypass: bool,
+    fields: bool,
 ) -> Result<Vec<OcrResponse>, ProtocolError> {
     let loaded = state.loaded(slot)?;
     let limit = state.limits.max_batch;
@@ -171,7 +172,11 @@ pub async fn run_batch(
     let started = Instant::now();
     let jobs = images.into_iter().enumerate().map(|(i, image)| async move {
         let read = crate::reading::read(state, slot, loaded, image.into(), bypass).await;
-        read.map(|r| r.response).map_err(|e| ProtocolError::Api(e, Some(i)))
+        let mut response = read.map_err(|e| ProtocolError::Api(e, Some(i)))?.response;
+        if fields {
+            response.add_fields();
+        }
+        Ok::<_, ProtocolError>(response)
     });
     // Dropping the batch on error or timeout closes the other jobs' reply
     // channels, so workers skip whatever is still queued.

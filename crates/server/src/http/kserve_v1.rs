@@ -56,6 +56,7 @@ async fn predict(
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
     drop(body);
+    let fields = parsed.pointer("/parameters/fields").and_then(Value::as_bool).unwrap_or(state.fields_by_default);
     let instances = parsed
         .get("instances")
         .and_then(Value::as_array)
@@ -72,6 +73,6 @@ async fn predict(
         .collect::<Result<Vec<_>, _>>()?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
-    let predictions = kserve::run_batch(&state, slot, images, bypass).await?;
+    let predictions = kserve::run_batch(&state, slot, images, bypass, fields).await?;
     Ok(Json(json!({"predictions": predictions})))
 }

@@ -13,9 +13,9 @@ use tokio::time::{Instant, timeout};
 
 use crate::dispatch;
 use crate::reading::{self, Read};
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use crate::wire::error::ApiError;
-use crate::wire::upload::read_upload;
+use crate::wire::upload::{FormOptions, read_upload};
 use crate::wire::{CACHE_HEADER, ENGINE_HEADER};
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -23,6 +23,9 @@ pub struct OcrQuery {
     /// The engine to read with (`paddle`, `tesseract`, ...; see /health);
     /// the same as the form field `engine`. Default: the service's.
     pub engine: Option<String>,
+    /// `true`: add the receipt's fields (company, address, date, total, ...)
+    /// to the answer; the same as the form field `fields`. Default: `--fields`.
+    pub fields: Option<String>,
 }
 
 /// Reads the text lines of one receipt or document image.
@@ -74,14 +77,18 @@ async fn read_receipt(
     let upload = timeout(state.limits.body_timeout, read_upload(form, state.limits.max_upload_bytes))
         .await
         .map_err(|_| ApiError::BodyTimeout)??;
-    let named = one_engine(query.engine, upload.engine)?;
-    let (slot, loaded) = dispatch::choose(state, named.as_deref())?;
+    let options = Options::resolve(state, query, upload.options)?;
+    let (slot, loaded) = dispatch::choose(state, options.engine.as_deref())?;
     *engine = slot.name;
     // Dropping the wait on timeout closes the reply channel, and a worker
     // skips a job whose client is gone.
-    let read = timeout(state.limits.request_timeout, reading::read(state, slot, loaded, upload.image.clone(), bypass))
-        .await
-        .map_err(|_| ApiError::DeadlineExceeded)??;
+    let mut read =
+        timeout(state.limits.request_timeout, reading::read(state, slot, loaded, upload.image.clone(), bypass))
+            .await
+            .map_err(|_| ApiError::DeadlineExceeded)??;
+    if options.fields {
+        read.response.add_fields();
+    }
     let response = &read.response;
     // Counts and timings only: recognised text never reaches the log.
     tracing::info!(
@@ -97,11 +104,32 @@ async fn read_receipt(
     Ok(read)
 }
 
-/// The engine a request names in its query or its form (not both differently).
-pub fn one_engine(query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
+/// What a request asks for, from its query and its form.
+pub struct Options {
+    pub engine: Option<String>,
+    /// Add the receipt's fields to the answer.
+    pub fields: bool,
+}
+
+impl Options {
+    /// The query's and the form's options (an option in both must agree);
+    /// `fields` defaults to `--fields`.
+    pub fn resolve(state: &AppState, query: OcrQuery, form: FormOptions) -> Result<Self, ApiError> {
+        let engine = one_of("engine", query.engine, form.engine)?;
+        let fields = match one_of("fields", query.fields, form.fields)?.as_deref().map(str::to_ascii_lowercase) {
+            None => state.fields_by_default,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => return Err(ApiError::InvalidParameter(format!("`fields` is `{v}`; use true or false"))),
+        };
+        Ok(Self { engine, fields })
+    }
+}
+
+fn one_of(name: &str, query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
     match (query, form) {
         (Some(a), Some(b)) if a != b => {
-            Err(ApiError::InvalidParameter(format!("`engine` is `{a}` in the query but `{b}` in the form")))
+            Err(ApiError::InvalidParameter(format!("`{name}` is `{a}` in the query but `{b}` in the form")))
         }
         (a, b) => Ok(a.or(b)),
     }

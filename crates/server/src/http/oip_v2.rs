@@ -79,6 +79,9 @@ struct Parameters {
     binary_data_size: Option<u64>,
     /// Output level: return this output as binary data.
     binary_data: Option<bool>,
+    /// Request level, this service's own: add the receipt's fields to each
+    /// result [default: `--fields`].
+    fields: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,10 +127,11 @@ async fn infer(
     let binary_output = binary_output(&parsed)?;
     let images = input_images(&state, &parsed, binary)?;
     let id = parsed.id.clone();
+    let fields = parsed.parameters.fields.unwrap_or(state.fields_by_default);
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);
-    let results = kserve::run_batch(&state, slot, images, bypass).await?;
+    let results = kserve::run_batch(&state, slot, images, bypass, fields).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
     Ok(respond(&name, id, &texts, binary_output))
 }

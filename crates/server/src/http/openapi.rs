@@ -138,6 +138,8 @@ fn upload() -> Value {
                 "image_file": image("the same, under the other accepted name"),
                 "engine": {"type": "string", "description": "the engine to read with (`paddle`, `tesseract`; \
                            /health lists the loaded ones); the same as the query parameter"},
+                "fields": {"type": "string", "enum": ["true", "false"], "description": "add the receipt's fields \
+                           (company, address, date, total, ...) to the answer [default: --fields]"},
             },
         }}},
     })

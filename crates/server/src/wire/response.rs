@@ -21,6 +21,12 @@ pub struct OcrResponse {
     /// The engine that read the image (`paddle`, `tesseract`).
     #[serde(default)]
     pub engine: String,
+    /// With `fields=true`: company, address, date and total as printed,
+    /// `date_iso`, `total_amount`, `currency`, `tax`, and each one's
+    /// `sources` (confidence, indexes of the lines it came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -58,7 +64,22 @@ impl OcrResponse {
             avg_confidence: round(avg, 4),
             processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
             engine: engine.to_owned(),
+            fields: None,
         }
+    }
+
+    /// Adds the receipt's fields, read from the lines (`hub-fields`).
+    pub fn add_fields(&mut self) {
+        let lines: Vec<hub_fields::Line> = self
+            .lines
+            .iter()
+            .map(|l| hub_fields::Line {
+                text: &l.text,
+                confidence: l.confidence as f32,
+                bbox: l.bbox.map(|[x, y]| [x as f32, y as f32]),
+            })
+            .collect();
+        self.fields = serde_json::to_value(hub_fields::extract(&lines)).ok();
     }
 
     /// The same answer, given again after `elapsed` (from a cache).

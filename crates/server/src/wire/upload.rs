@@ -4,7 +4,7 @@
 //! and the short text options a form may carry beside it.
 
 use axum::body::Bytes;
-use axum::extract::multipart::{Multipart, MultipartError};
+use axum::extract::multipart::{Field, Multipart, MultipartError};
 use axum::http::StatusCode;
 use hub_ocr::sniff_format;
 
@@ -19,28 +19,47 @@ const BATCH_FIELDS: [&str; 3] = ["file", "files", "image_file"];
 /// Longest file name echoed back.
 const MAX_FILENAME_CHARS: usize = 200;
 
-/// Form fields that carry a request option as short text.
-const OPTION_FIELDS: [&str; 1] = ["engine"];
-
 /// Longest option value accepted.
 const MAX_OPTION_BYTES: usize = 256;
 
 /// An upload: the image, and the options sent beside it.
 pub struct Upload {
     pub image: Bytes,
-    /// `engine=NAME`: which engine reads the image.
+    pub options: FormOptions,
+}
+
+/// The request options a form may carry as short text fields.
+#[derive(Debug, Default)]
+pub struct FormOptions {
+    /// `engine=NAME`: which engine reads the image(s).
     pub engine: Option<String>,
+    /// `fields=true`: add the receipt's fields to the answer.
+    pub fields: Option<String>,
+}
+
+impl FormOptions {
+    const NAMES: [&str; 2] = ["engine", "fields"];
+
+    /// Reads option field `name` (one of [`Self::NAMES`]).
+    async fn take(&mut self, name: &str, field: Field<'_>, limit: usize) -> Result<(), ApiError> {
+        let value = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        let value = Some(option_text(name, &value)?);
+        match name {
+            "engine" => self.engine = value,
+            _ => self.fields = value,
+        }
+        Ok(())
+    }
 }
 
 /// The single image part of the form and its options; other fields are ignored.
 pub async fn read_upload(mut form: Multipart, limit: usize) -> Result<Upload, ApiError> {
     let mut image: Option<Bytes> = None;
-    let mut engine = None;
+    let mut options = FormOptions::default();
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_owned();
-        if OPTION_FIELDS.contains(&name.as_str()) {
-            let value = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-            engine = Some(option_text(&name, &value)?);
+        if FormOptions::NAMES.contains(&name.as_str()) {
+            options.take(&name, field, limit).await?;
             continue;
         }
         if !FILE_FIELDS.contains(&name.as_str()) {
@@ -62,7 +81,7 @@ pub async fn read_upload(mut form: Multipart, limit: usize) -> Result<Upload, Ap
     match image {
         None => Err(ApiError::MissingFile),
         Some(bytes) if bytes.is_empty() => Err(ApiError::EmptyFile),
-        Some(image) => Ok(Upload { image, engine }),
+        Some(image) => Ok(Upload { image, options }),
     }
 }
 
@@ -76,7 +95,7 @@ pub struct BatchPart {
 /// A batch upload: its image parts in upload order, and its options.
 pub struct BatchUpload {
     pub parts: Vec<BatchPart>,
-    pub engine: Option<String>,
+    pub options: FormOptions,
 }
 
 /// Every image part of a batch form, each checked as a single upload is
@@ -89,12 +108,11 @@ pub async fn read_batch(
     max_images: usize,
     total_limit: usize,
 ) -> Result<BatchUpload, ApiError> {
-    let (mut parts, mut engine) = (Vec::new(), None);
+    let (mut parts, mut options) = (Vec::new(), FormOptions::default());
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(e, total_limit))? {
         let name = field.name().unwrap_or_default().to_owned();
-        if OPTION_FIELDS.contains(&name.as_str()) {
-            let value = field.bytes().await.map_err(|e| multipart_error(e, total_limit))?;
-            engine = Some(option_text(&name, &value)?);
+        if FormOptions::NAMES.contains(&name.as_str()) {
+            options.take(&name, field, total_limit).await?;
             continue;
         }
         if !BATCH_FIELDS.contains(&name.as_str()) {
@@ -121,7 +139,7 @@ pub async fn read_batch(
     if parts.is_empty() {
         return Err(ApiError::MissingFile);
     }
-    Ok(BatchUpload { parts, engine })
+    Ok(BatchUpload { parts, options })
 }
 
 /// An option's value: short UTF-8 text.

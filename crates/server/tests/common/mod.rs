@@ -520,7 +520,14 @@ impl OcrLine {
 
 /// Checks the OCR response contract exactly and returns its lines.
 pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
-    let fields = ["lines", "line_count", "avg_confidence", "processing_time_ms", "engine"];
+    let mut fields = vec!["lines", "line_count", "avg_confidence", "processing_time_ms", "engine"];
+    // With fields=true (or --fields), the receipt's fields too.
+    if let Some(receipt) = json.get("fields") {
+        let expected =
+            ["company", "address", "date", "total", "date_iso", "total_amount", "currency", "tax", "sources"];
+        assert_eq!(keys(receipt), set(&expected), "fields: {receipt}");
+        fields.push("fields");
+    }
     assert_eq!(keys(json), set(&fields), "body: {json}");
     let engine = json["engine"].as_str().expect("engine is a string");
     assert!(["paddle", "tesseract"].contains(&engine), "engine {engine}");

@@ -20,6 +20,7 @@ mod bad_inputs;
 mod batch;
 mod cache;
 mod engines;
+mod fields;
 mod kserve_v1;
 mod oip_v2;
 mod openapi;
