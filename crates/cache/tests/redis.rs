@@ -4,8 +4,8 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -330,45 +330,4 @@ async fn starts_without_redis_and_connects_when_it_appears() {
     let observer = replica(&redis.url(), PATIENT);
     let took = wait_until_shared_works(&a, &observer, 100).await;
     eprintln!("shared layer up {took:?} after Redis started");
-}
-
-/// Collects what a `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-// One thread, so the subscriber set for this thread sees every event.
-#[tokio::test(flavor = "current_thread")]
-async fn failures_warn_once_and_without_keys() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-    let a = replica(&format!("redis://127.0.0.1:{port}"), Duration::from_millis(100));
-    let runs = AtomicUsize::new(0);
-    // Over 2.5 s: the layer is probed (and fails) again after each 1 s pause.
-    for n in 0..25 {
-        a.get_or_compute(&key(n), n % 2 == 0, || counted(&runs, "value")).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(a.redis_errors() >= 2, "{} errors", a.redis_errors());
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert_eq!(logs.matches("WARN").count(), 1, "expected one warning a minute:\n{logs}");
-    assert!(logs.contains("shared result cache (Redis) unavailable"), "{logs}");
-    for n in 0..25 {
-        let hex = key(n).as_str().trim_start_matches("hub:v1:").to_string();
-        assert!(!logs.contains(&hex[..16]), "a key reached the log:\n{logs}");
-    }
-    assert!(!logs.contains("hub:v1:") && !logs.contains("value"), "{logs}");
 }
