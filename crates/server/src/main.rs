@@ -8,10 +8,12 @@ use inference_hub::config::{Cli, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
-    #[cfg(feature = "tesseract")]
-    one_openmp_thread();
-    inference_hub::tune_allocator();
     let cli = Cli::parse();
+    #[cfg(feature = "tesseract")]
+    if cli.command.engines().contains(&"tesseract") {
+        one_openmp_thread();
+    }
+    inference_hub::tune_allocator();
     init_logging(cli.log_format);
     inference_hub::run(cli.command)
 }
@@ -19,8 +21,9 @@ fn main() -> anyhow::Result<()> {
 /// libtesseract's OpenMP threads compete with the service's own workers and
 /// spin (8x the CPU time per receipt), and only `OMP_THREAD_LIMIT` in the
 /// environment a process starts with limits them: libgomp reads it before
-/// `main`. Without the operator's own setting, the binary runs itself again
-/// with it set to 1 (same process id, arguments and environment otherwise).
+/// `main`. When a command loads Tesseract without the operator's own
+/// setting, the binary runs itself again with it set to 1 (same process id,
+/// arguments and environment otherwise).
 #[cfg(feature = "tesseract")]
 fn one_openmp_thread() {
     use std::os::unix::process::CommandExt;

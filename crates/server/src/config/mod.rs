@@ -44,6 +44,20 @@ pub enum Command {
     Compare(CompareArgs),
 }
 
+impl Command {
+    /// The engines this command loads.
+    pub fn engines(&self) -> Vec<&'static str> {
+        match self {
+            Command::Serve(args) if args.enable_ocr => args.engine.engines(),
+            Command::Serve(_) | Command::Gateway(_) => Vec::new(),
+            Command::Ocr(args) => vec![args.engine.default_engine()],
+            Command::Bench(args) => vec![args.engine.default_engine()],
+            Command::Models(engine) => engine.engines(),
+            Command::Compare(args) => args.engine.engines(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Folder of images (JPEG, PNG, WEBP, BMP), with optional SROIE-style `<id>.boxes.txt`.
