@@ -18,6 +18,15 @@ use crate::state::{AppState, EngineSlot, Loaded, SharedState};
 use crate::wire::error::ApiError;
 use crate::wire::response::OcrResponse;
 
+/// Before the upload is read: the engine a request names (or the default)
+/// exists and can run, else the error the request gets. Draws no A/B pick,
+/// so the pick (and its fallback count) happens once, in [`choose`].
+pub fn precheck(state: &AppState, named: Option<&str>) -> Result<&'static str, ApiError> {
+    let slot = state.engine(named)?;
+    state.loaded(slot)?;
+    Ok(slot.name)
+}
+
 /// The engine for a request that names `named` (or none), and its workers.
 pub fn choose<'a>(state: &'a AppState, named: Option<&str>) -> Result<(&'a EngineSlot, &'a Loaded), ApiError> {
     if named.is_none()

@@ -53,7 +53,7 @@ async fn read_batch_form(
     engine: &mut &'static str,
 ) -> Result<BatchResponse, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
-    *engine = dispatch::choose(state, query.engine.as_deref())?.0.name;
+    *engine = dispatch::precheck(state, query.engine.as_deref())?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     let limits = &state.limits;
     let read = read_batch(form, limits.max_upload_bytes, limits.max_batch, limits.max_batch_bytes);

@@ -72,7 +72,7 @@ async fn read_receipt(
     }
     let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     // Refuse before reading the upload when there is nothing to run it on.
-    *engine = dispatch::choose(state, query.engine.as_deref())?.0.name;
+    *engine = dispatch::precheck(state, query.engine.as_deref())?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     let upload = timeout(state.limits.body_timeout, read_upload(form, state.limits.max_upload_bytes))
         .await
