@@ -39,7 +39,7 @@
 //! {"company": "KEDAI MAJU SDN BHD",
 //!  "address": "12, JALAN MAJU, 50000 KUALA LUMPUR",
 //!  "date": "05/03/2018",
-//!  "total": "RM 12.50",
+//!  "total": "12.50",
 //!  "date_iso": "2018-03-05",
 //!  "total_amount": "12.50",
 //!  "currency": "MYR",
@@ -67,9 +67,9 @@
 //!   on two rows joined with a space.
 //! * `address`: its rows joined with single spaces, commas as printed.
 //! * `date`: the date token as printed (`25/12/2018`, `12-01-19`, `03 MAR 2018`).
-//! * `total`: the amount to pay as printed, with an attached currency
-//!   prefix (`9.00`, `RM 9.00`, `$8.20`). SROIE's labels keep or drop an
-//!   attached `RM` about equally often; keeping it is "as printed".
+//! * `total`: the amount to pay as printed, with a currency prefix only when
+//!   it is glued to the number (`9.00`, `RM9.00`, `$8.20`; `RM 9.00` gives
+//!   `9.00`): SROIE's labels mostly drop a spaced `RM` and keep a glued one.
 //! * Latin letters with diacritics that the OCR invents (`KÜALA`) are folded
 //!   to ASCII; the case is the OCR's (the scorer case-folds).
 //!
@@ -144,7 +144,7 @@ pub struct Fields {
     pub address: Option<String>,
     /// Transaction date as printed (`25/12/2018`, `03 MAR 2018`, ...).
     pub date: Option<String>,
-    /// Amount to pay as printed (`9.00`, `$8.20`, `1,234.50`).
+    /// Amount to pay as printed (`9.00`, `RM9.00`, `$8.20`, `1,234.50`).
     pub total: Option<String>,
     /// `date` as `YYYY-MM-DD`; null when the day/month order is ambiguous.
     pub date_iso: Option<String>,
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(v["address"], "12, JALAN MAJU, 50000 KUALA LUMPUR");
         assert_eq!(v["date"], "05/03/2018");
         assert_eq!(v["date_iso"], "2018-03-05");
-        assert_eq!(v["total"], "RM 12.50");
+        assert_eq!(v["total"], "12.50");
         assert_eq!(v["total_amount"], "12.50");
         assert_eq!(v["currency"], "MYR");
         assert!(v["tax"].is_null());
