@@ -14,6 +14,7 @@ use regex::Regex;
 
 use crate::company::{ADDRESS_WORDS, is_address_like, is_reg_row};
 use crate::lines::{Page, digits, has_any_word, letters};
+use crate::spell;
 
 /// Longest address block, in rows.
 pub(crate) const MAX_ROWS: usize = 6;
@@ -172,7 +173,7 @@ pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressP
         return None;
     }
     let joined = rows.iter().map(|&i| page.rows[i].text.as_str()).collect::<Vec<_>>().join(" ");
-    let text = tidy_punctuation(&joined);
+    let text = tidy_punctuation(&spell::fix_words(&joined, spell::ADDRESS_VOCAB, spell::Reach::OneEdit));
     let strong = rows.iter().filter(|&&i| is_address_like(&page.rows[i].upper)).count();
     let confidence = if strong * 2 >= rows.len() { 0.8 } else { 0.5 };
     Some(AddressPick { text, rows, confidence })
@@ -180,18 +181,35 @@ pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressP
 
 /// Drops spaces before commas and full stops ("SUNWAY PYRAMID , NO.3" ->
 /// "SUNWAY PYRAMID, NO.3"): OCR engines insert them, printed addresses
-/// rarely have them.
+/// rarely have them. A full stop between two parts ("TAMAN SRI PUTRA. 81200")
+/// becomes a comma: addresses separate their parts with commas (603 ", " to
+/// 34 ". " in TRAIN's labels), and the recogniser often loses a comma's
+/// tail. Abbreviations ("NO. 1", "P.T. 2811", "KG. BATU") keep theirs.
 fn tidy_punctuation(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         if matches!(c, ',' | '.') {
             while out.ends_with(' ') {
                 out.pop();
             }
         }
-        out.push(c);
+        if c == '.' && chars.peek() == Some(&' ') && !after_abbreviation(&out) {
+            out.push(',');
+        } else {
+            out.push(c);
+        }
     }
     out
+}
+
+/// True when `s` ends with a word that an abbreviating full stop follows:
+/// one letter, or a short form such as "NO", "KG", "JLN".
+fn after_abbreviation(s: &str) -> bool {
+    const SHORT: &[&str] =
+        &["NO", "KG", "BT", "JL", "JLN", "LOT", "PT", "ST", "TMN", "SG", "BDR", "LRG", "SEK", "BLK", "DR", "MT"];
+    let w = s.rsplit(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+    w.is_empty() || w.len() == 1 || SHORT.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
 
 /// "12, JALAN ...", "NO.2, ...", "NO 7 ...", "NO. J-G-02", "K3-113, ...",
@@ -280,5 +298,7 @@ mod tests {
     #[test]
     fn spaces_before_punctuation_are_dropped() {
         assert_eq!(tidy_punctuation("LOT 37636 , JALAN 6/37A , KL ."), "LOT 37636, JALAN 6/37A, KL.");
+        assert_eq!(tidy_punctuation("TAMAN SRI PUTRA. 81200 JOHOR."), "TAMAN SRI PUTRA, 81200 JOHOR.");
+        assert_eq!(tidy_punctuation("LOT P.T. 2811, NO. 1, KG. BATU"), "LOT P.T. 2811, NO. 1, KG. BATU");
     }
 }

@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::lines::{Page, digits, has_any_word, letters};
+use crate::spell;
 
 /// How many rows from the top may hold the company name.
 pub(crate) const HEADER_ROWS: usize = 10;
@@ -75,7 +76,6 @@ const TRADE: &[&str] = &[
     "PRINTING",
     "HOTEL",
     "BAR",
-    "TRADING",
     "INTERNATIONAL",
     "GLOBAL",
     "MEDICAL",
@@ -431,7 +431,7 @@ pub(crate) fn clean_name(s: &str) -> String {
         i += 1;
     }
     fix_legal(&mut out);
-    out.join(" ")
+    spell::fix_words(&out.join(" "), TRADE, spell::Reach::LookAlike)
 }
 
 /// Byte offset where a registration number starts (or the text's length):

@@ -82,12 +82,14 @@
 //! * `date` — date patterns, the transaction date, day/month order, ISO form.
 //! * `company` — the company name in the header and its clean-up.
 //! * `address` — the address block under the company name.
+//! * `spell` — repairs OCR slips in address, trade and legal words.
 
 mod address;
 mod amount;
 mod company;
 mod date;
 mod lines;
+mod spell;
 
 use serde::Serialize;
 
