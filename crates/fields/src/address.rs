@@ -70,6 +70,9 @@ const STOP: &[&str] = &[
 
 fn is_stop(upper: &str) -> bool {
     has_any_word(upper, STOP)
+        // "TE1 : +6 03 2026 6386", "6ST ID": contact labels with a look-alike slip.
+        || has_any_word(&spell::fix_words(upper, &["TEL", "FAX", "GST"], spell::Reach::LookAlike), &["TEL", "FAX", "GST"])
+        || upper.contains("CARELINE")
         || upper.contains('@')
         || upper.contains(".COM")
         || upper.contains("WWW.")
@@ -288,6 +291,15 @@ mod tests {
         assert_eq!(address(&rows).as_deref(), Some("NO 8, JALAN 7/118B, 56000 KUALA LUMPUR, MALAYSIA"));
         let rows = ["SHOP SDN BHD", "12 JALAN SATU", "WIDGET 18.00"];
         assert_eq!(address(&rows).as_deref(), Some("12 JALAN SATU"));
+    }
+
+    #[test]
+    fn contact_labels_with_ocr_slips_stop_it() {
+        let rows = ["MAJU SDN BHD", "27, JALAN SULTAN ISMAIL,", "50250 KUALA LUMPUR.", "Te1 : +6 03 2026 6386"];
+        assert_eq!(address(&rows).as_deref(), Some("27, JALAN SULTAN ISMAIL, 50250 KUALA LUMPUR."));
+        let rows =
+            ["MAJU SDN BHD", "LOT R1, LEBUHRAYA UTARA SELATAN,", "84600 PAGOH, JOHOR", "myNEWScareline 1800 88 1231"];
+        assert_eq!(address(&rows).as_deref(), Some("LOT R1, LEBUHRAYA UTARA SELATAN, 84600 PAGOH, JOHOR"));
     }
 
     #[test]
