@@ -126,10 +126,20 @@ pub(crate) struct AddressPick {
     pub confidence: f32,
 }
 
-/// `after` is the last row of the company block (None: start at the top).
-pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressPick> {
+/// `company` is the first and last row of the company block (None: start
+/// at the top). The address is looked for under the name, and, when there is
+/// none there, above it (some tills print the name under the address).
+pub(crate) fn find_address(page: &Page, company: Option<(usize, usize)>) -> Option<AddressPick> {
     let n = page.rows.len();
-    let first = after.map_or(0, |a| a + 1);
+    match company {
+        None => block(page, 0, n),
+        Some((first, last)) => block(page, last + 1, n).or_else(|| block(page, 0, first)),
+    }
+}
+
+/// The address block starting in `first..end` and ending before `end`.
+fn block(page: &Page, first: usize, end: usize) -> Option<AddressPick> {
+    let n = end;
     // The first address-like row within a few rows under the name; ids,
     // contacts and a branch name or slogan may come first.
     let mut start = None;
@@ -300,6 +310,23 @@ mod tests {
         let rows =
             ["MAJU SDN BHD", "LOT R1, LEBUHRAYA UTARA SELATAN,", "84600 PAGOH, JOHOR", "myNEWScareline 1800 88 1231"];
         assert_eq!(address(&rows).as_deref(), Some("LOT R1, LEBUHRAYA UTARA SELATAN, 84600 PAGOH, JOHOR"));
+    }
+
+    #[test]
+    fn address_above_the_name() {
+        let rows = [
+            "TQ FOR SHOPPING WITH MYNEWS.COM",
+            "UNIT 105, BLOCK A,PUSAT DAGANGAN",
+            "NO. 9, JALAN 16/11,,46350,PETALING JAYA,SELANGOR",
+            "CARELINE : 1800 88 1231",
+            "MYNEWS RETAIL SB(306295-X)",
+            "TAX REG ID CBP 000709361664",
+            "1 6.00 0.00 6.00 SR",
+        ];
+        assert_eq!(
+            address(&rows).as_deref(),
+            Some("UNIT 105, BLOCK A,PUSAT DAGANGAN NO. 9, JALAN 16/11,,46350,PETALING JAYA,SELANGOR")
+        );
     }
 
     #[test]

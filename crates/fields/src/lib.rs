@@ -209,14 +209,14 @@ pub fn extract(lines: &[Line]) -> Fields {
 
     let header_end = company::header_end(&page, date_row, amount_row);
     let company = company::find_company(&page, header_end);
-    let after = company.as_ref().and_then(|c| c.rows.last().copied());
+    let company_rows = company.as_ref().and_then(|c| Some((*c.rows.first()?, *c.rows.last()?)));
     if let Some(c) = company {
         let idx = rows_to_lines(&page, &c.rows);
         let conf = c.confidence * page.conf_of(&idx);
         f.company = Some(c.text);
         f.sources.company = Some(Source::new(conf, idx));
     }
-    if let Some(a) = address::find_address(&page, after) {
+    if let Some(a) = address::find_address(&page, company_rows) {
         let idx = rows_to_lines(&page, &a.rows);
         let conf = a.confidence * page.conf_of(&idx);
         f.address = Some(a.text);
