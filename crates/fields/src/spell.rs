@@ -8,7 +8,8 @@
 //! vocabulary, mostly digits or shorter than three characters are kept.
 //! Company names only get look-alike swaps: "STATIONARY" is a common
 //! spelling, not a slip.
-//! Inside numbers, `O` is a zero ("4330O" -> "43300").
+//! Inside numbers, `O` is a zero ("4330O" -> "43300"); a vocabulary word cut
+//! in two is joined ("Petal ing").
 //!
 //! Only generic vocabulary lives here, no shop or street names.
 
@@ -130,6 +131,7 @@ pub(crate) const ADDRESS_VOCAB: &[&str] = &[
     "SELAYANG",
     "KEMBANGAN",
     "MUTIARA",
+    "SULTAN",
 ];
 
 /// Look-alike pairs (either order): a swap costs half an edit.
@@ -217,8 +219,9 @@ fn nearest(upper: &str, vocab: &[&'static str], reach: Reach) -> Option<&'static
 /// `vocab` (see the module docs), keeping the punctuation around it and the
 /// word's case style ("Jaian" -> "Jalan").
 pub(crate) fn fix_words(text: &str, vocab: &[&'static str], reach: Reach) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let joined = join_split_words(text, vocab);
+    let mut out = String::with_capacity(joined.len());
+    let mut rest = joined.as_str();
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while let Some(s) = rest.find(is_word) {
         out.push_str(&rest[..s]);
@@ -231,6 +234,31 @@ pub(crate) fn fix_words(text: &str, vocab: &[&'static str], reach: Reach) -> Str
         rest = &rest[e..];
     }
     out.push_str(rest);
+    out
+}
+
+/// Puts back together a vocabulary word the recogniser cut in two
+/// ("Petal ing Jaya" -> "Petaling Jaya").
+fn join_split_words(text: &str, vocab: &[&'static str]) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let known = |w: &str| vocab.iter().any(|k| k.eq_ignore_ascii_case(w));
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < words.len() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let (a, b) = (words[i], words.get(i + 1).copied().unwrap_or(""));
+        let alpha = |w: &str| !w.is_empty() && w.bytes().all(|c| c.is_ascii_alphabetic());
+        if alpha(a) && alpha(b) && !known(a) && !known(b) && known(&format!("{a}{b}")) {
+            out.push_str(a);
+            out.push_str(b);
+            i += 2;
+        } else {
+            out.push_str(a);
+            i += 1;
+        }
+    }
     out
 }
 
@@ -273,6 +301,7 @@ mod tests {
             "Level 2, No: G3, Blk G, Jln PJU 1A/3, OFF JALAN"
         );
         assert_eq!(fix("40300 Shah Alan, SE_ANGOR."), "40300 Shah Alam, SELANGOR.");
+        assert_eq!(fix("47301 Petal ing Jaya, JLN SUL TAN"), "47301 Petaling Jaya, JLN SULTAN");
     }
 
     #[test]
