@@ -442,7 +442,8 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
         }
         let mut score = f32::from(class) * 10.0;
         if expected == Some(a.cents) {
-            score += 6.0;
+            // Without a TOTAL label, CASH - CHANGE is the best evidence there is.
+            score += if best_class < 4 { 12.0 } else { 6.0 };
         }
         if amounts.iter().filter(|b| b.cents == a.cents && !b.negative).count() > 1 {
             score += 1.0;
@@ -664,6 +665,12 @@ mod tests {
     fn ocr_slips_in_keywords_are_repaired() {
         let rows = [("ITEM", "3.00"), ("T0TAL", "4.50"), ("CHANGE", "5.50")];
         assert_eq!(total(&rows).as_deref(), Some("4.50"));
+    }
+
+    #[test]
+    fn cash_minus_change_beats_a_subtotal_without_total_label() {
+        let rows = [("SUB-TOTAL", "92.50"), ("GST", "1.50"), ("T L", "94.00"), ("CASH", "94.00"), ("CHANGE", "0.00")];
+        assert_eq!(total(&rows).as_deref(), Some("94.00"));
     }
 
     #[test]
