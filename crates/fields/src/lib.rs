@@ -65,13 +65,16 @@
 //!   what follows it (`99 SPEED MART S/B (519537-X)` -> `99 SPEED MART S/B`),
 //!   bracketed words kept (`GARDENIA BAKERIES (KL) SDN BHD`), a name printed
 //!   on two rows joined with a space.
-//! * `address`: its rows joined with single spaces, commas as printed.
+//! * `address`: its rows joined with single spaces, commas as printed; a
+//!   full stop between two parts is read as a comma the OCR clipped.
 //! * `date`: the date token as printed (`25/12/2018`, `12-01-19`, `03 MAR 2018`).
 //! * `total`: the amount to pay as printed, with a currency prefix only when
 //!   it is glued to the number (`9.00`, `RM9.00`, `$8.20`; `RM 9.00` gives
 //!   `9.00`): SROIE's labels mostly drop a spaced `RM` and keep a glued one.
 //! * Latin letters with diacritics that the OCR invents (`KÜALA`) are folded
-//!   to ASCII; the case is the OCR's (the scorer case-folds).
+//!   to ASCII; the case is the OCR's (the scorer case-folds). Address words
+//!   and the trade words of names with a look-alike slip are repaired against
+//!   a generic vocabulary (`Jaian` -> `Jalan`, `PHARHACY` -> `PHARMACY`).
 //!
 //! # Modules
 //!
