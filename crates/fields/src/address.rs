@@ -207,6 +207,9 @@ fn tidy_punctuation(s: &str) -> String {
                 out.pop();
             }
         }
+        if c == '.' && out.ends_with('.') {
+            continue; // "LUMPUR.." is a stain, not punctuation
+        }
         if c == '.' && chars.peek() == Some(&' ') && !after_abbreviation(&out) {
             out.push(',');
         } else {
@@ -217,11 +220,15 @@ fn tidy_punctuation(s: &str) -> String {
 }
 
 /// True when `s` ends with a word that an abbreviating full stop follows:
-/// one letter, or a short form such as "NO", "KG", "JLN".
+/// one letter, a short form such as "NO", "KG", "JLN", or the house number
+/// the address starts with ("75. JALAN SS 22/19").
 fn after_abbreviation(s: &str) -> bool {
     const SHORT: &[&str] =
         &["NO", "KG", "BT", "JL", "JLN", "LOT", "PT", "ST", "TMN", "SG", "BDR", "LRG", "SEK", "BLK", "DR", "MT"];
     let w = s.rsplit(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+    if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
+        return s.trim_start().trim_start_matches(|c: char| c.is_ascii_digit() || c == '-').is_empty();
+    }
     w.is_empty() || w.len() == 1 || SHORT.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
 
@@ -339,5 +346,7 @@ mod tests {
         assert_eq!(tidy_punctuation("LOT 37636 , JALAN 6/37A , KL ."), "LOT 37636, JALAN 6/37A, KL.");
         assert_eq!(tidy_punctuation("TAMAN SRI PUTRA. 81200 JOHOR."), "TAMAN SRI PUTRA, 81200 JOHOR.");
         assert_eq!(tidy_punctuation("LOT P.T. 2811, NO. 1, KG. BATU"), "LOT P.T. 2811, NO. 1, KG. BATU");
+        assert_eq!(tidy_punctuation("NO 4. JALAN AIR BIRU. 81700 KL.."), "NO 4, JALAN AIR BIRU, 81700 KL.");
+        assert_eq!(tidy_punctuation("19-1. JALAN MALINJA 2"), "19-1. JALAN MALINJA 2");
     }
 }
