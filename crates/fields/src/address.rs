@@ -73,7 +73,7 @@ fn is_stop(upper: &str) -> bool {
         // "TE1 : +6 03 2026 6386", "6ST ID": contact labels with a look-alike slip.
         || has_any_word(&spell::fix_words(upper, &["TEL", "FAX", "GST"], spell::Reach::LookAlike), &["TEL", "FAX", "GST"])
         || upper.contains("CARELINE")
-        || upper.contains('@')
+        || is_email(upper)
         || upper.contains(".COM")
         || upper.contains("WWW.")
         || looks_like_phone(upper)
@@ -82,6 +82,13 @@ fn is_stop(upper: &str) -> bool {
         || PHONE_RE.is_match(upper)
         || MONEY_RE.is_match(upper)
         || DATE_RE.is_match(upper)
+}
+
+/// "X@Y": an e-mail address ("LOT F21 @ 22" is a misread "&").
+fn is_email(upper: &str) -> bool {
+    let b = upper.as_bytes();
+    (1..b.len().saturating_sub(1))
+        .any(|i| b[i] == b'@' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric())
 }
 
 /// A Malaysian phone number anywhere in the row: "03-7845 8155", "016-680 8777",
@@ -317,6 +324,12 @@ mod tests {
         let rows =
             ["MAJU SDN BHD", "LOT R1, LEBUHRAYA UTARA SELATAN,", "84600 PAGOH, JOHOR", "myNEWScareline 1800 88 1231"];
         assert_eq!(address(&rows).as_deref(), Some("LOT R1, LEBUHRAYA UTARA SELATAN, 84600 PAGOH, JOHOR"));
+    }
+
+    #[test]
+    fn a_lone_at_sign_is_no_email() {
+        let rows = ["TIMES BOOKSTORES", "LOT F21 @ 22, CITTA MALL", "NO 1, JLN PJU 1A/4", "47301", "INFO@TIMES.MY"];
+        assert_eq!(address(&rows).as_deref(), Some("LOT F21 @ 22, CITTA MALL NO 1, JLN PJU 1A/4 47301"));
     }
 
     #[test]
