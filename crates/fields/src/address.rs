@@ -14,6 +14,7 @@ use regex::Regex;
 
 use crate::company::{ADDRESS_WORDS, is_address_like, is_reg_row};
 use crate::lines::{Page, digits, has_any_word, letters};
+use crate::spell;
 
 /// Longest address block, in rows.
 pub(crate) const MAX_ROWS: usize = 6;
@@ -69,7 +70,10 @@ const STOP: &[&str] = &[
 
 fn is_stop(upper: &str) -> bool {
     has_any_word(upper, STOP)
-        || upper.contains('@')
+        // "TE1 : +6 03 2026 6386", "6ST ID": contact labels with a look-alike slip.
+        || has_any_word(&spell::fix_words(upper, &["TEL", "FAX", "GST"], spell::Reach::LookAlike), &["TEL", "FAX", "GST"])
+        || upper.contains("CARELINE")
+        || is_email(upper)
         || upper.contains(".COM")
         || upper.contains("WWW.")
         || looks_like_phone(upper)
@@ -78,6 +82,13 @@ fn is_stop(upper: &str) -> bool {
         || PHONE_RE.is_match(upper)
         || MONEY_RE.is_match(upper)
         || DATE_RE.is_match(upper)
+}
+
+/// "X@Y": an e-mail address ("LOT F21 @ 22" is a misread "&").
+fn is_email(upper: &str) -> bool {
+    let b = upper.as_bytes();
+    (1..b.len().saturating_sub(1))
+        .any(|i| b[i] == b'@' && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric())
 }
 
 /// A Malaysian phone number anywhere in the row: "03-7845 8155", "016-680 8777",
@@ -122,10 +133,20 @@ pub(crate) struct AddressPick {
     pub confidence: f32,
 }
 
-/// `after` is the last row of the company block (None: start at the top).
-pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressPick> {
+/// `company` is the first and last row of the company block (None: start
+/// at the top). The address is looked for under the name, and, when there is
+/// none there, above it (some tills print the name under the address).
+pub(crate) fn find_address(page: &Page, company: Option<(usize, usize)>) -> Option<AddressPick> {
     let n = page.rows.len();
-    let first = after.map_or(0, |a| a + 1);
+    match company {
+        None => block(page, 0, n),
+        Some((first, last)) => block(page, last + 1, n).or_else(|| block(page, 0, first)),
+    }
+}
+
+/// The address block starting in `first..end` and ending before `end`.
+fn block(page: &Page, first: usize, end: usize) -> Option<AddressPick> {
+    let n = end;
     // The first address-like row within a few rows under the name; ids,
     // contacts and a branch name or slogan may come first.
     let mut start = None;
@@ -172,7 +193,7 @@ pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressP
         return None;
     }
     let joined = rows.iter().map(|&i| page.rows[i].text.as_str()).collect::<Vec<_>>().join(" ");
-    let text = tidy_punctuation(&joined);
+    let text = tidy_punctuation(&spell::fix_words(&joined, spell::ADDRESS_VOCAB, spell::Reach::OneEdit));
     let strong = rows.iter().filter(|&&i| is_address_like(&page.rows[i].upper)).count();
     let confidence = if strong * 2 >= rows.len() { 0.8 } else { 0.5 };
     Some(AddressPick { text, rows, confidence })
@@ -180,18 +201,42 @@ pub(crate) fn find_address(page: &Page, after: Option<usize>) -> Option<AddressP
 
 /// Drops spaces before commas and full stops ("SUNWAY PYRAMID , NO.3" ->
 /// "SUNWAY PYRAMID, NO.3"): OCR engines insert them, printed addresses
-/// rarely have them.
+/// rarely have them. A full stop between two parts ("TAMAN SRI PUTRA. 81200")
+/// becomes a comma: addresses separate their parts with commas (603 ", " to
+/// 34 ". " in TRAIN's labels), and the recogniser often loses a comma's
+/// tail. Abbreviations ("NO. 1", "P.T. 2811", "KG. BATU") keep theirs.
 fn tidy_punctuation(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         if matches!(c, ',' | '.') {
             while out.ends_with(' ') {
                 out.pop();
             }
         }
-        out.push(c);
+        if c == '.' && out.ends_with('.') {
+            continue; // "LUMPUR.." is a stain, not punctuation
+        }
+        if c == '.' && chars.peek() == Some(&' ') && !after_abbreviation(&out) {
+            out.push(',');
+        } else {
+            out.push(c);
+        }
     }
     out
+}
+
+/// True when `s` ends with a word that an abbreviating full stop follows:
+/// one letter, a short form such as "NO", "KG", "JLN", or the house number
+/// the address starts with ("75. JALAN SS 22/19").
+fn after_abbreviation(s: &str) -> bool {
+    const SHORT: &[&str] =
+        &["NO", "KG", "BT", "JL", "JLN", "LOT", "PT", "ST", "TMN", "SG", "BDR", "LRG", "SEK", "BLK", "DR", "MT"];
+    let w = s.rsplit(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+    if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) {
+        return s.trim_start().trim_start_matches(|c: char| c.is_ascii_digit() || c == '-').is_empty();
+    }
+    w.is_empty() || w.len() == 1 || SHORT.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
 
 /// "12, JALAN ...", "NO.2, ...", "NO 7 ...", "NO. J-G-02", "K3-113, ...",
@@ -273,6 +318,38 @@ mod tests {
     }
 
     #[test]
+    fn contact_labels_with_ocr_slips_stop_it() {
+        let rows = ["MAJU SDN BHD", "27, JALAN SULTAN ISMAIL,", "50250 KUALA LUMPUR.", "Te1 : +6 03 2026 6386"];
+        assert_eq!(address(&rows).as_deref(), Some("27, JALAN SULTAN ISMAIL, 50250 KUALA LUMPUR."));
+        let rows =
+            ["MAJU SDN BHD", "LOT R1, LEBUHRAYA UTARA SELATAN,", "84600 PAGOH, JOHOR", "myNEWScareline 1800 88 1231"];
+        assert_eq!(address(&rows).as_deref(), Some("LOT R1, LEBUHRAYA UTARA SELATAN, 84600 PAGOH, JOHOR"));
+    }
+
+    #[test]
+    fn a_lone_at_sign_is_no_email() {
+        let rows = ["TIMES BOOKSTORES", "LOT F21 @ 22, CITTA MALL", "NO 1, JLN PJU 1A/4", "47301", "INFO@TIMES.MY"];
+        assert_eq!(address(&rows).as_deref(), Some("LOT F21 @ 22, CITTA MALL NO 1, JLN PJU 1A/4 47301"));
+    }
+
+    #[test]
+    fn address_above_the_name() {
+        let rows = [
+            "TQ FOR SHOPPING WITH MYNEWS.COM",
+            "UNIT 105, BLOCK A,PUSAT DAGANGAN",
+            "NO. 9, JALAN 16/11,,46350,PETALING JAYA,SELANGOR",
+            "CARELINE : 1800 88 1231",
+            "MYNEWS RETAIL SB(306295-X)",
+            "TAX REG ID CBP 000709361664",
+            "1 6.00 0.00 6.00 SR",
+        ];
+        assert_eq!(
+            address(&rows).as_deref(),
+            Some("UNIT 105, BLOCK A,PUSAT DAGANGAN NO. 9, JALAN 16/11,,46350,PETALING JAYA,SELANGOR")
+        );
+    }
+
+    #[test]
     fn no_address() {
         assert_eq!(address(&["SHOP SDN BHD", "TAX INVOICE", "ITEM 1.00", "TOTAL 1.00"]), None);
     }
@@ -280,5 +357,9 @@ mod tests {
     #[test]
     fn spaces_before_punctuation_are_dropped() {
         assert_eq!(tidy_punctuation("LOT 37636 , JALAN 6/37A , KL ."), "LOT 37636, JALAN 6/37A, KL.");
+        assert_eq!(tidy_punctuation("TAMAN SRI PUTRA. 81200 JOHOR."), "TAMAN SRI PUTRA, 81200 JOHOR.");
+        assert_eq!(tidy_punctuation("LOT P.T. 2811, NO. 1, KG. BATU"), "LOT P.T. 2811, NO. 1, KG. BATU");
+        assert_eq!(tidy_punctuation("NO 4. JALAN AIR BIRU. 81700 KL.."), "NO 4, JALAN AIR BIRU, 81700 KL.");
+        assert_eq!(tidy_punctuation("19-1. JALAN MALINJA 2"), "19-1. JALAN MALINJA 2");
     }
 }

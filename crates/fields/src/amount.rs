@@ -40,7 +40,7 @@ pub(crate) struct Amount {
     pub end: usize,
     /// Currency prefix as printed (upper-case), when attached.
     pub currency: Option<String>,
-    /// Printed text of the currency prefix plus number, e.g. `RM 9.00`.
+    /// Printed text of the number with its currency when glued to it (`RM9.00`, `$8.20`).
     pub printed: String,
     pub cents: i64,
     pub negative: bool,
@@ -75,7 +75,12 @@ pub(crate) fn find_amounts(page: &Page) -> Vec<Amount> {
             }
             let Some(cents) = parse_cents(num.as_str()) else { continue };
             let cur = c.name("cur");
-            let printed_start = cur.map_or(num.start(), |m| m.start());
+            // SROIE's labels keep a currency glued to the number ("RM9.00",
+            // "$8.20") and mostly drop one set apart ("RM 9.00" -> "9.00"): in
+            // TRAIN's labels 9 of 10 glued "RM" totals keep it, 13 of 21
+            // spaced ones drop it.
+            let glued = cur.is_some_and(|m| m.end() == num.start());
+            let printed_start = if glued { cur.map_or(num.start(), |m| m.start()) } else { num.start() };
             let mut printed = it.text[printed_start..num.end()].to_string();
             let mut currency = cur.map(|m| m.as_str().to_ascii_uppercase());
             let glued_s = it.text[..whole.start()].ends_with(['S', 's'])
@@ -160,9 +165,12 @@ pub(crate) fn label_of(page: &Page, amounts: &[Amount], a: &Amount) -> (String, 
     (label, idx)
 }
 
-/// Letters of a label that are not a currency word.
+/// Letters of a label that are not a currency word (`RH` is OCR's `RM`).
 fn label_words(s: &str) -> usize {
-    s.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| !matches!(*w, "RM" | "MYR" | "S" | "X")).map(str::len).sum()
+    s.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !matches!(*w, "RM" | "RH" | "MYR" | "S" | "X"))
+        .map(str::len)
+        .sum()
 }
 
 fn clean_label(s: &str) -> String {
@@ -200,16 +208,17 @@ const VOCAB: &[&str] = &[
 ];
 
 /// Maps a word within a small edit distance of a [`VOCAB`] keyword (1 for up
-/// to seven letters, 2 for longer ones; words under five letters are kept) to
-/// that keyword.
+/// to seven letters, 2 for longer ones) to that keyword. A digit that looks
+/// like the letter it replaces costs nothing ("T0TAL", "TOT31"). Four-letter
+/// words may only have lost a letter ("TOTA"); shorter ones are kept.
 fn fix_keyword(w: &str) -> &str {
-    if w.len() < 5 || !w.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if w.len() < 4 || !w.bytes().all(|b| b.is_ascii_alphanumeric()) || letters(w) < 3 {
         return w;
     }
     let limit = if w.len() <= 7 { 1 } else { 2 };
     let mut best: Option<(usize, &str)> = None;
     for k in VOCAB {
-        if k.len().abs_diff(w.len()) > limit {
+        if k.len().abs_diff(w.len()) > limit || (w.len() == 4 && k.len() != 5) {
             continue;
         }
         let d = edit_distance(w.as_bytes(), k.as_bytes());
@@ -220,13 +229,22 @@ fn fix_keyword(w: &str) -> &str {
     best.map_or(w, |(_, k)| k)
 }
 
+/// True when OCR often reads letter `l` as digit `d`.
+fn looks_alike(d: u8, l: u8) -> bool {
+    matches!(
+        (d, l),
+        (b'0', b'O') | (b'1', b'L') | (b'1', b'I') | (b'5', b'S') | (b'8', b'B') | (b'6', b'G') | (b'2', b'Z')
+    )
+}
+
 fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for (i, &ca) in a.iter().enumerate() {
         cur[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + usize::from(ca != cb));
+            let sub = usize::from(ca != cb && !looks_alike(ca, cb));
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + sub);
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -264,6 +282,7 @@ pub(crate) fn total_class(label: &str) -> i8 {
         "SAVE",
         "SERVICE",
         "CHARGE",
+        "CHARGES",
         "DEPOSIT",
         "POINTS",
         "POINT",
@@ -353,6 +372,12 @@ fn tax_position(label: &str) -> Option<usize> {
     })
 }
 
+/// "ROUNDING" alone labels either the adjustment (under 5 sen) or, on some
+/// tills, the rounded total; the caller checks the amount.
+fn is_rounded_total(label: &str) -> bool {
+    label.split(' ').all(|w| matches!(w, "ROUNDING" | "RM" | "RH")) && has_word(label, "ROUNDING")
+}
+
 /// True when another amount sits left of `a` on its row.
 fn amount_left_of(page: &Page, amounts: &[Amount], a: &Amount) -> bool {
     let row = page.items[a.item].row;
@@ -386,6 +411,8 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
             } else if amount_left_of(page, amounts, a) {
                 // A column of a table row ("TOTAL 96.00 5.76"), not a labelled value.
                 total_class(l).min(0)
+            } else if a.cents >= 10 && is_rounded_total(l) {
+                3
             } else {
                 total_class(l)
             }
@@ -404,7 +431,8 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
     };
 
     let n_rows = page.rows.len().max(1) as f32;
-    let best_class = classes.iter().copied().max().unwrap_or(0);
+    // Zero amounts ("TOTAL LOADING CHARGES 0.00") are never the total.
+    let best_class = amounts.iter().zip(&classes).filter(|(a, _)| a.cents > 0).map(|(_, c)| *c).max().unwrap_or(0);
     let max_cents = amounts.iter().zip(&classes).filter(|(_, c)| **c >= 0).map(|(a, _)| a.cents).max().unwrap_or(1);
     let mut best: Option<(f32, usize)> = None;
     for (k, a) in amounts.iter().enumerate() {
@@ -414,7 +442,8 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
         }
         let mut score = f32::from(class) * 10.0;
         if expected == Some(a.cents) {
-            score += 6.0;
+            // Without a TOTAL label, CASH - CHANGE is the best evidence there is.
+            score += if best_class < 4 { 12.0 } else { 6.0 };
         }
         if amounts.iter().filter(|b| b.cents == a.cents && !b.negative).count() > 1 {
             score += 1.0;
@@ -639,6 +668,12 @@ mod tests {
     }
 
     #[test]
+    fn cash_minus_change_beats_a_subtotal_without_total_label() {
+        let rows = [("SUB-TOTAL", "92.50"), ("GST", "1.50"), ("T L", "94.00"), ("CASH", "94.00"), ("CHANGE", "0.00")];
+        assert_eq!(total(&rows).as_deref(), Some("94.00"));
+    }
+
+    #[test]
     fn unlabelled_receipt_takes_cash_minus_change_or_largest() {
         let rows = [("HEADER", ""), ("A", "2.00"), ("B", "3.00"), ("", "5.00"), ("", ""), ("", "1.00")];
         assert_eq!(total(&rows).as_deref(), Some("5.00"));
@@ -649,10 +684,44 @@ mod tests {
         let f = extract(&two_columns(&[("NETT TOTAL:", "$8.20")]));
         assert_eq!(f.total.as_deref(), Some("$8.20"));
         assert_eq!(f.total_amount.as_deref(), Some("8.20"));
-        let f = extract(&two_columns(&[("GRAND TOTAL", "RM 1,234.50")]));
-        assert_eq!(f.total.as_deref(), Some("RM 1,234.50"));
+        let f = extract(&two_columns(&[("GRAND TOTAL", "RM1,234.50")]));
+        assert_eq!(f.total.as_deref(), Some("RM1,234.50"));
         assert_eq!(f.total_amount.as_deref(), Some("1234.50"));
         assert_eq!(f.currency.as_deref(), Some("MYR"));
+    }
+
+    #[test]
+    fn spaced_currency_is_dropped() {
+        let f = extract(&two_columns(&[("TOTAL INCL. GST@6%", "RM 3.90")]));
+        assert_eq!(f.total.as_deref(), Some("3.90"));
+        assert_eq!(f.currency.as_deref(), Some("MYR"));
+        assert_eq!(extract(&two_columns(&[("TOTAL", "RM3.90")])).total.as_deref(), Some("RM3.90"));
+    }
+
+    #[test]
+    fn digit_slips_and_lost_letters_in_keywords() {
+        // "TOT31" is TOTAL with look-alike digits, "RH" is "RM"; "TOTA" lost its L.
+        let rows = [("ITEM", "12.37"), ("TOT31 RH", "12.37"), ("TENDERED-CASH RH", "50.00"), ("CHANGE RH", "37.65")];
+        assert_eq!(total(&rows).as_deref(), Some("12.37"));
+        let rows = [("TOTAL 0% SUPPLIES:", "27.44"), ("TOTAL 6% SUPPLIES:", "32.10"), ("TOTA PAYABLE:", "59.54")];
+        assert_eq!(total(&rows).as_deref(), Some("59.54"));
+        assert_eq!(super::fix_keyword("T0TAL"), "TOTAL");
+        assert_eq!(super::fix_keyword("TOTA"), "TOTAL");
+        assert_eq!(super::fix_keyword("CASE"), "CASE");
+    }
+
+    #[test]
+    fn rounding_label_on_a_whole_amount_is_the_rounded_total() {
+        let rows = [
+            ("1 X 22.90 - 2.91 =", "19.99"),
+            ("TOTAL", "1999"),
+            ("ROUNDING ADJ", "0.01"),
+            ("ROUNDING", "20.00"),
+            ("CASH", "20.00"),
+            ("CHANGE", "0.00"),
+            ("TOTAL LOADING CHARGES", "0.00"),
+        ];
+        assert_eq!(total(&rows).as_deref(), Some("20.00"));
     }
 
     #[test]

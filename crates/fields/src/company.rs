@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::lines::{Page, digits, has_any_word, letters};
+use crate::spell;
 
 /// How many rows from the top may hold the company name.
 pub(crate) const HEADER_ROWS: usize = 10;
@@ -75,7 +76,6 @@ const TRADE: &[&str] = &[
     "PRINTING",
     "HOTEL",
     "BAR",
-    "TRADING",
     "INTERNATIONAL",
     "GLOBAL",
     "MEDICAL",
@@ -298,13 +298,14 @@ pub(crate) fn header_end(page: &Page, first_date_row: Option<usize>, first_amoun
     end.max(page.rows.len().min(3))
 }
 
-pub(crate) fn find_company(page: &Page, header_end: usize) -> Option<CompanyPick> {
+/// The best name row among `rows`, with its score.
+fn best_row(page: &Page, rows: std::ops::Range<usize>) -> Option<(f32, usize)> {
     let mut best: Option<(f32, usize)> = None;
     // Rows after the contact block (phone, tax id) that follows a name
     // candidate are the customer's or the footer's, not the shop's.
     let mut seen_name = false;
     let mut past_contacts = false;
-    for r in 0..header_end {
+    for r in rows {
         let Some(mut s) = name_score(page, r) else { continue };
         let u = &page.rows[r].upper;
         if seen_name && is_contact(u) {
@@ -317,6 +318,22 @@ pub(crate) fn find_company(page: &Page, header_end: usize) -> Option<CompanyPick
         if best.is_none_or(|(b, _)| s > b) {
             best = Some((s, r));
         }
+    }
+    best
+}
+
+pub(crate) fn find_company(page: &Page, header_end: usize) -> Option<CompanyPick> {
+    let mut best = best_row(page, 0..header_end);
+    // A scan that starts with the tail of the previous receipt (its date and
+    // amounts) ends the header before the name: with no good name above,
+    // look further down.
+    let far = page.rows.len().min(HEADER_ROWS);
+    if best.is_none_or(|(s, _)| s < 0.0)
+        && header_end < far
+        && let Some((s, r)) = best_row(page, header_end..far)
+        && best.is_none_or(|(b, _)| s - 2.0 > b)
+    {
+        best = Some((s - 2.0, r));
     }
     let (score, mut r) = best?;
     if score < -6.0 {
@@ -431,7 +448,7 @@ pub(crate) fn clean_name(s: &str) -> String {
         i += 1;
     }
     fix_legal(&mut out);
-    out.join(" ")
+    spell::fix_words(&out.join(" "), TRADE, spell::Reach::LookAlike)
 }
 
 /// Byte offset where a registration number starts (or the text's length):
@@ -486,7 +503,9 @@ fn fix_legal(words: &mut [String]) {
         let b_core = b.trim_end_matches('.');
         let near =
             |w: &str, k: &str| w.len() == k.len() && w.bytes().zip(k.bytes()).filter(|(x, y)| x != y).count() <= 1;
-        if near(a_core, "SDN") && near(b_core, "BHD") && (a_core != "SDN" || b_core != "BHD") {
+        // "SDN D": the end of BHD lost at the paper's edge.
+        let clipped = a_core == "SDN" && (1..=2).contains(&b_core.len()) && "BHD".ends_with(b_core);
+        if clipped || (near(a_core, "SDN") && near(b_core, "BHD") && (a_core != "SDN" || b_core != "BHD")) {
             let dot_a = if a.ends_with('.') { "." } else { "" };
             let dot_b = if b.ends_with('.') { "." } else { "" };
             words[n - 2] = format!("SDN{dot_a}");
@@ -499,6 +518,29 @@ fn fix_legal(words: &mut [String]) {
             *last = "S/B".to_string();
         }
     }
+    for w in words.iter_mut() {
+        fix_initialism(w);
+    }
+}
+
+/// Dotted initials are letters: "D.1.Y." -> "D.I.Y.", "S.H.0." -> "S.H.O.".
+fn fix_initialism(w: &mut String) {
+    let parts: Vec<&str> = w.split('.').collect();
+    let initials = parts.iter().filter(|p| !p.is_empty()).count();
+    let letters = parts.iter().filter(|p| p.len() == 1 && p.as_bytes()[0].is_ascii_alphabetic()).count();
+    if initials < 3 || letters < 2 || parts.iter().any(|p| p.len() > 1) {
+        return;
+    }
+    *w = w
+        .chars()
+        .map(|c| match c {
+            '1' => 'I',
+            '0' => 'O',
+            '5' => 'S',
+            '8' => 'B',
+            _ => c,
+        })
+        .collect();
 }
 
 #[cfg(test)]
@@ -541,6 +583,11 @@ mod tests {
         assert_eq!(clean_name("Guardian Beauty Sdh Bhd"), "Guardian Beauty SDN BHD");
         assert_eq!(clean_name("99 MINI MART 5/B"), "99 MINI MART S/B");
         assert_eq!(clean_name("GOLD BAK ERIES (KL) SDN BHD"), "GOLD BAKERIES (KL) SDN BHD");
+        assert_eq!(clean_name("SEAFOOD RESTAURANT SDN D"), "SEAFOOD RESTAURANT SDN BHD");
+        assert_eq!(clean_name("MR. D.1.Y. (M) SDN BHD"), "MR. D.I.Y. (M) SDN BHD");
+        assert_eq!(clean_name("99 SPEED HART S/B"), "99 SPEED MART S/B");
+        // Not initials: amounts, versions, single dotted words.
+        assert_eq!(clean_name("KEDAI 1.5.0 SDN BHD"), "KEDAI 1.5.0 SDN BHD");
     }
 
     #[test]
@@ -552,6 +599,19 @@ mod tests {
         // A brand above a full legal name stays out.
         let rows = ["WATSONS", "WATSON'S PERSONAL CARE STORES SDN BHD", "USJ SUMMIT"];
         assert_eq!(company(&rows).as_deref(), Some("WATSON'S PERSONAL CARE STORES SDN BHD"));
+    }
+
+    #[test]
+    fn name_under_the_tail_of_the_previous_receipt() {
+        let rows = [
+            "2 = 0% 4.00 U.UU",
+            "THANK YOU AND DO VISIT US AGAIN",
+            "[19/06/17] [11:37]",
+            "FIVE STAR CASH & CARRY",
+            "(1365663-P)",
+            "G.23 & G.22, PLAZA SERI SETIA,",
+        ];
+        assert_eq!(company(&rows).as_deref(), Some("FIVE STAR CASH & CARRY"));
     }
 
     #[test]

@@ -39,7 +39,7 @@
 //! {"company": "KEDAI MAJU SDN BHD",
 //!  "address": "12, JALAN MAJU, 50000 KUALA LUMPUR",
 //!  "date": "05/03/2018",
-//!  "total": "RM 12.50",
+//!  "total": "12.50",
 //!  "date_iso": "2018-03-05",
 //!  "total_amount": "12.50",
 //!  "currency": "MYR",
@@ -65,13 +65,16 @@
 //!   what follows it (`99 SPEED MART S/B (519537-X)` -> `99 SPEED MART S/B`),
 //!   bracketed words kept (`GARDENIA BAKERIES (KL) SDN BHD`), a name printed
 //!   on two rows joined with a space.
-//! * `address`: its rows joined with single spaces, commas as printed.
+//! * `address`: its rows joined with single spaces, commas as printed; a
+//!   full stop between two parts is read as a comma the OCR clipped.
 //! * `date`: the date token as printed (`25/12/2018`, `12-01-19`, `03 MAR 2018`).
-//! * `total`: the amount to pay as printed, with an attached currency
-//!   prefix (`9.00`, `RM 9.00`, `$8.20`). SROIE's labels keep or drop an
-//!   attached `RM` about equally often; keeping it is "as printed".
+//! * `total`: the amount to pay as printed, with a currency prefix only when
+//!   it is glued to the number (`9.00`, `RM9.00`, `$8.20`; `RM 9.00` gives
+//!   `9.00`): SROIE's labels mostly drop a spaced `RM` and keep a glued one.
 //! * Latin letters with diacritics that the OCR invents (`KÜALA`) are folded
-//!   to ASCII; the case is the OCR's (the scorer case-folds).
+//!   to ASCII; the case is the OCR's (the scorer case-folds). Address words
+//!   and the trade words of names with a look-alike slip are repaired against
+//!   a generic vocabulary (`Jaian` -> `Jalan`, `PHARHACY` -> `PHARMACY`).
 //!
 //! # Modules
 //!
@@ -82,12 +85,14 @@
 //! * `date` — date patterns, the transaction date, day/month order, ISO form.
 //! * `company` — the company name in the header and its clean-up.
 //! * `address` — the address block under the company name.
+//! * `spell` — repairs OCR slips in address, trade and legal words.
 
 mod address;
 mod amount;
 mod company;
 mod date;
 mod lines;
+mod spell;
 
 use serde::Serialize;
 
@@ -144,7 +149,7 @@ pub struct Fields {
     pub address: Option<String>,
     /// Transaction date as printed (`25/12/2018`, `03 MAR 2018`, ...).
     pub date: Option<String>,
-    /// Amount to pay as printed (`9.00`, `$8.20`, `1,234.50`).
+    /// Amount to pay as printed (`9.00`, `RM9.00`, `$8.20`, `1,234.50`).
     pub total: Option<String>,
     /// `date` as `YYYY-MM-DD`; null when the day/month order is ambiguous.
     pub date_iso: Option<String>,
@@ -207,14 +212,14 @@ pub fn extract(lines: &[Line]) -> Fields {
 
     let header_end = company::header_end(&page, date_row, amount_row);
     let company = company::find_company(&page, header_end);
-    let after = company.as_ref().and_then(|c| c.rows.last().copied());
+    let company_rows = company.as_ref().and_then(|c| Some((*c.rows.first()?, *c.rows.last()?)));
     if let Some(c) = company {
         let idx = rows_to_lines(&page, &c.rows);
         let conf = c.confidence * page.conf_of(&idx);
         f.company = Some(c.text);
         f.sources.company = Some(Source::new(conf, idx));
     }
-    if let Some(a) = address::find_address(&page, after) {
+    if let Some(a) = address::find_address(&page, company_rows) {
         let idx = rows_to_lines(&page, &a.rows);
         let conf = a.confidence * page.conf_of(&idx);
         f.address = Some(a.text);
@@ -294,7 +299,7 @@ mod tests {
         assert_eq!(v["address"], "12, JALAN MAJU, 50000 KUALA LUMPUR");
         assert_eq!(v["date"], "05/03/2018");
         assert_eq!(v["date_iso"], "2018-03-05");
-        assert_eq!(v["total"], "RM 12.50");
+        assert_eq!(v["total"], "12.50");
         assert_eq!(v["total_amount"], "12.50");
         assert_eq!(v["currency"], "MYR");
         assert!(v["tax"].is_null());
