@@ -297,6 +297,21 @@ impl JobStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Hands `claim` back to the queue unfinished (the worker is stopping),
+    /// without counting the attempt. `false` when the worker had lost it.
+    pub async fn release(&self, worker: &str, claim: &Claim) -> Result<bool, JobError> {
+        let done = sqlx::query(
+            "UPDATE hub_jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL \
+             WHERE id = $1 AND worker = $2 AND attempts = $3 AND status = 'running'",
+        )
+        .bind(&claim.id)
+        .bind(worker)
+        .bind(i64::from(claim.attempt))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records `claim`'s outcome: `Ok(result JSON)` or `Err(reason)`.
     /// `false` when the worker had lost the job (nothing is recorded).
     pub async fn finish(&self, worker: &str, claim: &Claim, outcome: Result<String, String>) -> Result<bool, JobError> {

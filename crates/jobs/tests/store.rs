@@ -129,6 +129,15 @@ on_both!(lost_lease_is_retried_then_failed, limits(), |store: JobStore| async mo
     assert!(job.error.unwrap().contains("2 times"));
 });
 
+on_both!(released_jobs_run_again_without_an_attempt, limits(), |store: JobStore| async move {
+    let id = store.submit(new_job("a", None, &[b"x"])).await.unwrap().job.id;
+    let first = store.claim("stopping", Duration::from_secs(30)).await.unwrap().unwrap();
+    assert!(store.release("stopping", &first).await.unwrap());
+    assert!(!store.release("stopping", &first).await.unwrap());
+    let again = store.claim("next", Duration::from_secs(30)).await.unwrap().unwrap();
+    assert_eq!((again.id.as_str(), again.attempt), (id.as_str(), 1));
+});
+
 on_both!(cancel_only_queued, limits(), |store: JobStore| async move {
     let queued = store.submit(new_job("a", None, &[b"x"])).await.unwrap().job.id;
     let (job, cancelled) = store.cancel("a", &queued).await.unwrap().unwrap();

@@ -12,14 +12,16 @@
 //! | `state`   | what the service's handlers share: limits, identity, engines      |
 //! | `dispatch`| which engine reads a request: named, A/B split; shadow comparisons|
 //! | `reading` | one image through the result cache and an engine's workers        |
+//! | `jobs`    | asynchronous jobs here: store opening, runner, sweeper, callbacks  |
 //! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
 //! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
 //! | `serve`   | `serve`: bind, background model load, shutdown                    |
+//! | `worker`  | `worker`: models and the job runner, no HTTP                       |
 //! | `gateway` | `gateway`: uploads forwarded to a KServe model server             |
 //! | `cmd`     | `ocr`, `models`, `bench`, `compare`: engines without a server     |
 //!
-//! The engines live in the `hub-engines` crate (PP-OCR's pipeline in `hub-ocr`). The binary
+//! The engines live in the `hub-engines` crate, the job store in `hub-jobs` (PP-OCR's pipeline in `hub-ocr`). The binary
 //! (`main.rs`) parses the command line and calls [`run`]; tests drive
 //! [`router`] in process over a [`state::AppState`].
 
@@ -28,6 +30,7 @@ pub mod config;
 mod dispatch;
 mod gateway;
 mod http;
+mod jobs;
 mod memory;
 mod metrics;
 mod notify;
@@ -36,6 +39,7 @@ mod score;
 mod serve;
 pub mod state;
 pub mod wire;
+mod worker;
 pub mod workers;
 
 pub use http::router;
@@ -53,5 +57,6 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Models(args) => cmd::models::run(&args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Compare(args) => cmd::compare::run(args),
+        Command::Worker(args) => runtime()?.block_on(worker::run(*args)),
     }
 }

@@ -48,16 +48,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(log_memory(Duration::from_secs(args.memory_log_secs)));
     }
 
+    // Jobs share the workers: half of them at most, so requests always find one.
+    let jobs = match args.jobs && state.lifecycle.engines.is_some() {
+        true => {
+            let slots = args.job.job_workers.unwrap_or((args.engine.worker_count() / 2).max(1));
+            Some(crate::jobs::start(state.clone(), &args.job, slots)?)
+        }
+        false => None,
+    };
+
     let app = crate::http::router(state.clone());
-    serve_until_signal(listener, app, args.listen.shutdown_grace(), move || {
+    let stopping = state.clone();
+    let served = serve_until_signal(listener, app, args.listen.shutdown_grace(), move || {
         notify::stopping();
-        state.lifecycle.shutting_down.store(true, Ordering::Relaxed);
+        stopping.lifecycle.shutting_down.store(true, Ordering::Relaxed);
     })
-    .await
+    .await;
+    if let Some(jobs) = jobs {
+        jobs.shutdown(args.listen.shutdown_grace()).await;
+    }
+    served
 }
 
 /// Loads engine `name` and publishes its worker pool.
-fn load_engine(state: &AppState, args: &EngineArgs, name: &'static str, queue: usize) {
+pub(crate) fn load_engine(state: &AppState, args: &EngineArgs, name: &'static str, queue: usize) {
     let Some(slot) = state.lifecycle.engines.as_ref().and_then(|e| e.get(name)) else { return };
     let is_default = name == args.default_engine();
     if name == "paddle" {

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use hub_cache::Cache;
 use hub_engines::EngineInfo;
+use hub_jobs::{CallbackPolicy, JobStore};
 use hub_ocr::CpuInfo;
+use tokio::sync::Notify;
 
-use crate::config::{Routing, ServeArgs};
+use crate::config::{Routing, ServeArgs, WorkerArgs};
 use crate::wire::access::AccessPolicy;
 use crate::wire::error::ApiError;
 use crate::workers::Workers;
@@ -114,6 +116,41 @@ pub struct Lifecycle {
     pub shutting_down: AtomicBool,
 }
 
+/// The asynchronous jobs' store and what submissions are checked against.
+pub struct JobService {
+    pub store: JobStore,
+    pub callbacks: CallbackPolicy,
+    /// Woken on each submission, so this process's runner claims at once
+    /// instead of at its next poll.
+    pub submitted: Notify,
+}
+
+/// Jobs: off, the store still opening, open, or failed to open.
+pub enum JobsSlot {
+    Off,
+    Opening(OnceLock<Result<Arc<JobService>, String>>),
+}
+
+impl JobsSlot {
+    /// The open store, or the error a job route answers instead.
+    pub fn get(&self) -> Result<&Arc<JobService>, ApiError> {
+        match self {
+            JobsSlot::Off => Err(ApiError::CapabilityDisabled("asynchronous jobs (--jobs)")),
+            JobsSlot::Opening(slot) => match slot.get() {
+                Some(Ok(service)) => Ok(service),
+                _ => Err(ApiError::JobsUnavailable),
+            },
+        }
+    }
+
+    /// Records the store's opening; only the first call counts.
+    pub fn finish(&self, outcome: Result<Arc<JobService>, String>) {
+        if let JobsSlot::Opening(slot) = self {
+            let _ = slot.set(outcome);
+        }
+    }
+}
+
 pub struct AppState {
     pub limits: Limits,
     pub about: About,
@@ -124,6 +161,7 @@ pub struct AppState {
     pub cache: Option<Cache>,
     /// Answers carry the receipt's fields unless a request says `fields=false`.
     pub fields_by_default: bool,
+    pub jobs: JobsSlot,
     pub lifecycle: Lifecycle,
 }
 
@@ -154,7 +192,34 @@ impl AppState {
             routing,
             cache,
             fields_by_default: args.fields,
+            jobs: if args.jobs { JobsSlot::Opening(OnceLock::new()) } else { JobsSlot::Off },
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
+        })
+    }
+
+    /// The state of `worker`: its engines loading and the job store opening;
+    /// no routes read the limits, access or routing.
+    pub fn for_worker(args: &WorkerArgs, cache: Option<Cache>, cpu: CpuInfo) -> SharedState {
+        let engines = Engines { slots: args.engine.engines().into_iter().map(EngineSlot::new).collect() };
+        Arc::new(AppState {
+            limits: Limits {
+                max_upload_bytes: 0,
+                body_timeout: Duration::ZERO,
+                request_timeout: Duration::from_secs(60),
+                max_batch: 0,
+                max_batch_bytes: 0,
+            },
+            about: About { profile: args.engine.profile.name(), model_name: String::new(), cpu },
+            access: Arc::new(AccessPolicy::open()),
+            routing: Routing::default(),
+            cache,
+            fields_by_default: false,
+            jobs: JobsSlot::Opening(OnceLock::new()),
+            lifecycle: Lifecycle {
+                started: Instant::now(),
+                engines: Some(engines),
+                shutting_down: AtomicBool::new(false),
+            },
         })
     }
 

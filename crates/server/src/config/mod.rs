@@ -2,6 +2,7 @@
 //! environment variable, so containers and systemd units configure by env.
 
 mod engine;
+mod jobs;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 pub use engine::{EngineArgs, Profile};
+pub use jobs::JobArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "inference-hub", version, about = "Receipt and document OCR service (PP-OCR on ONNX Runtime)")]
@@ -42,6 +44,9 @@ pub enum Command {
     /// Run every engine of --engines over a folder of images: speed, lines,
     /// agreement, and accuracy where `<id>.boxes.txt` ground truth is beside them.
     Compare(CompareArgs),
+    /// Run asynchronous jobs from the job store (--jobs-url): models loaded,
+    /// no HTTP. Scales job work apart from the API replicas.
+    Worker(Box<WorkerArgs>),
 }
 
 impl Command {
@@ -54,6 +59,7 @@ impl Command {
             Command::Bench(args) => vec![args.engine.default_engine()],
             Command::Models(engine) => engine.engines(),
             Command::Compare(args) => args.engine.engines(),
+            Command::Worker(args) => args.engine.engines(),
         }
     }
 }
@@ -140,6 +146,22 @@ pub struct ServeArgs {
     /// answer unless the request says `fields=false`.
     #[arg(long, env = "HUB_FIELDS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub fields: bool,
+    /// Accept asynchronous jobs (`/v1/jobs`) and run them on this process's workers.
+    #[arg(long, env = "HUB_JOBS", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub jobs: bool,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// `worker`: the engines, the job store and the result cache; no HTTP.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub job: JobArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The result cache: in-process, and optionally shared through Redis.

@@ -3,6 +3,7 @@
 //! Only [`router`] leaves this module.
 
 mod batch;
+mod jobs;
 mod kserve;
 mod kserve_v1;
 mod ocr;
@@ -14,6 +15,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
+
+use crate::wire::JOBS_ROUTE;
 
 use crate::state::SharedState;
 use crate::wire::access::guard;
@@ -29,6 +32,10 @@ pub fn router(state: SharedState) -> Router {
     }
     let batch_limit = state.limits.max_batch_bytes;
     inference = inference.route(BATCH_ROUTE, post(batch::recognize_batch).layer(DefaultBodyLimit::max(batch_limit)));
+    // Jobs take the batch route's form and limits.
+    inference = inference
+        .route(JOBS_ROUTE, post(jobs::submit).layer(DefaultBodyLimit::max(batch_limit)).get(jobs::list))
+        .route(&format!("{JOBS_ROUTE}/{{id}}"), get(jobs::get).delete(jobs::cancel));
     // Access control guards inference only: probes must stay reachable for
     // the orchestrator whatever the policy.
     let inference = inference.route_layer(middleware::from_fn_with_state(state.access.clone(), guard::<ApiError>));

@@ -126,7 +126,7 @@ impl Options {
     }
 }
 
-fn one_of(name: &str, query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
+pub fn one_of(name: &str, query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
     match (query, form) {
         (Some(a), Some(b)) if a != b => {
             Err(ApiError::InvalidParameter(format!("`{name}` is `{a}` in the query but `{b}` in the form")))

@@ -43,6 +43,24 @@ impl AccessPolicy {
         Ok(Self { allowed, keys, limiter, protect_metrics: args.protect_metrics })
     }
 
+    /// No restriction (the `worker` command, which serves no requests).
+    pub fn open() -> Self {
+        Self { allowed: Vec::new(), keys: Vec::new(), limiter: None, protect_metrics: false }
+    }
+
+    /// Whose a job is: a fingerprint of the request's API key (never the
+    /// key itself), or empty when the service runs without keys. Call on
+    /// requests the guard let through.
+    pub fn owner(&self, headers: &HeaderMap) -> String {
+        use sha2::{Digest, Sha256};
+        match presented_key(headers) {
+            Some(key) if !self.keys.is_empty() => {
+                Sha256::digest(key.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+            }
+            _ => String::new(),
+        }
+    }
+
     /// A line for the start-up log; never the keys themselves.
     pub fn describe(&self) -> String {
         let ips = if self.allowed.is_empty() { "any".to_owned() } else { format!("{} CIDRs", self.allowed.len()) };

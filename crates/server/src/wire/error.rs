@@ -67,6 +67,20 @@ pub enum ApiError {
     DeadlineExceeded,
     /// The capability is switched off in this deployment.
     CapabilityDisabled(&'static str),
+    /// No job with this id for this client (or it has expired).
+    JobNotFound,
+    /// `DELETE` on a job that is running or has ended.
+    JobNotCancellable(&'static str),
+    /// The job store cannot be reached or is still opening.
+    JobsUnavailable,
+    /// As many jobs are queued as `--job-max-queued` allows.
+    JobQueueFull(u64),
+    /// The job store holds `--job-max-stored-mb`.
+    JobStorageFull(u64),
+    /// An `Idempotency-Key` reused for a different submission.
+    IdempotencyMismatch,
+    /// A `callback_url` the service will not call.
+    CallbackRefused(String),
     NotFound,
     MethodNotAllowed,
     /// A failure inside inference; details go to the log, not the client.
@@ -82,7 +96,14 @@ impl ApiError {
             | EmptyFile
             | InvalidImage(_)
             | InvalidParameter(_)
-            | UnknownEngine { .. } => StatusCode::BAD_REQUEST,
+            | UnknownEngine { .. }
+            | CallbackRefused(_) => StatusCode::BAD_REQUEST,
+            JobNotFound => StatusCode::NOT_FOUND,
+            JobNotCancellable(_) => StatusCode::CONFLICT,
+            IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            JobQueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
+            JobStorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            JobsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             FileTooLarge(_) | ImageTooLarge(_) | TooManyImages { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedFormat | ContentTypeMismatch { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Overloaded | RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -123,6 +144,13 @@ impl ApiError {
             HeadersTooLarge => "headers_too_large",
             DeadlineExceeded => "deadline_exceeded",
             CapabilityDisabled(_) => "capability_disabled",
+            JobNotFound => "job_not_found",
+            JobNotCancellable(_) => "job_not_cancellable",
+            JobsUnavailable => "jobs_unavailable",
+            JobQueueFull(_) => "job_queue_full",
+            JobStorageFull(_) => "job_storage_full",
+            IdempotencyMismatch => "idempotency_key_reused",
+            CallbackRefused(_) => "callback_refused",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Internal => "internal_error",
@@ -163,6 +191,13 @@ impl ApiError {
             HeadersTooLarge => "the request headers are too large".into(),
             DeadlineExceeded => "the request took longer than the service's deadline; its work was dropped".into(),
             CapabilityDisabled(what) => format!("{what} is disabled in this deployment"),
+            JobNotFound => "no such job for this client; finished jobs are removed after --job-ttl-hours".into(),
+            JobNotCancellable(status) => format!("the job is {status}; only a queued job can be cancelled"),
+            JobsUnavailable => "the job store is unavailable; retry shortly".into(),
+            JobQueueFull(limit) => format!("{limit} jobs are already waiting; retry later"),
+            JobStorageFull(mb) => format!("the job store holds its limit of {mb} MB; retry once jobs have expired"),
+            IdempotencyMismatch => "this Idempotency-Key was already used for a different submission".into(),
+            CallbackRefused(why) => format!("callback refused: {why}"),
             NotFound => "no such endpoint; see /health for the available ones".into(),
             MethodNotAllowed => "method not allowed on this endpoint".into(),
             Internal => "internal error while processing the image".into(),
@@ -200,6 +235,22 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl From<hub_jobs::JobError> for ApiError {
+    fn from(err: hub_jobs::JobError) -> Self {
+        use hub_jobs::JobError;
+        match err {
+            JobError::QueueFull(limit) => ApiError::JobQueueFull(limit),
+            JobError::StorageFull { limit_mb } => ApiError::JobStorageFull(limit_mb),
+            JobError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
+            JobError::CallbackRefused(why) => ApiError::CallbackRefused(why),
+            JobError::Database(_) | JobError::Corrupt(_) => {
+                tracing::error!(error = %err, "job store failed");
+                ApiError::JobsUnavailable
+            }
+        }
+    }
+}
+
 /// The error code of an error answer, kept on the response for the metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorCode(pub &'static str);
@@ -222,7 +273,7 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(ErrorCode(self.code()));
         let headers = response.headers_mut();
         match self {
-            ApiError::NotReady | ApiError::Overloaded => {
+            ApiError::NotReady | ApiError::Overloaded | ApiError::JobsUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::RateLimited(secs) => {

@@ -20,6 +20,9 @@ pub const OCR_ROUTES: [&str; 3] = ["/v1/ocr/receipt", "/v1/ocr", "/v1/parse"];
 /// Many images in one multipart form.
 pub const BATCH_ROUTE: &str = "/v1/ocr/batch";
 
+/// Asynchronous jobs: `POST` submits, `GET` lists; `/{id}` reads or cancels one.
+pub const JOBS_ROUTE: &str = "/v1/jobs";
+
 /// Header naming the service's stable error code (docs/errors.md) next to
 /// the KServe protocols' `{"error": "..."}` body, so a gateway can pass it on.
 pub const ERROR_CODE_HEADER: &str = "x-error-code";

@@ -22,6 +22,9 @@ const MAX_FILENAME_CHARS: usize = 200;
 /// Longest option value accepted.
 const MAX_OPTION_BYTES: usize = 256;
 
+/// Longest `callback_url` accepted.
+const MAX_URL_BYTES: usize = 2048;
+
 /// An upload: the image, and the options sent beside it.
 pub struct Upload {
     pub image: Bytes,
@@ -35,10 +38,12 @@ pub struct FormOptions {
     pub engine: Option<String>,
     /// `fields=true`: add the receipt's fields to the answer.
     pub fields: Option<String>,
+    /// `callback_url=URL`: where a job's result is posted (`/v1/jobs` only).
+    pub callback_url: Option<String>,
 }
 
 impl FormOptions {
-    const NAMES: [&str; 2] = ["engine", "fields"];
+    const NAMES: [&str; 3] = ["engine", "fields", "callback_url"];
 
     /// Reads option field `name` (one of [`Self::NAMES`]).
     async fn take(&mut self, name: &str, field: Field<'_>, limit: usize) -> Result<(), ApiError> {
@@ -46,7 +51,8 @@ impl FormOptions {
         let value = Some(option_text(name, &value)?);
         match name {
             "engine" => self.engine = value,
-            _ => self.fields = value,
+            "fields" => self.fields = value,
+            _ => self.callback_url = value,
         }
         Ok(())
     }
@@ -146,7 +152,7 @@ pub async fn read_batch(
 fn option_text(name: &str, value: &[u8]) -> Result<String, ApiError> {
     std::str::from_utf8(value)
         .ok()
-        .filter(|_| value.len() <= MAX_OPTION_BYTES)
+        .filter(|_| value.len() <= if name == "callback_url" { MAX_URL_BYTES } else { MAX_OPTION_BYTES })
         .map(|v| v.trim().to_owned())
         .ok_or_else(|| ApiError::InvalidParameter(format!("`{name}` must be short UTF-8 text")))
 }

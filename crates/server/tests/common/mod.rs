@@ -41,6 +41,8 @@ pub struct Server {
     pub addr: SocketAddr,
     logs: Arc<Mutex<String>>,
     client: reqwest::Client,
+    /// The job store's directory this test did not choose, removed on drop.
+    scratch: Option<PathBuf>,
 }
 
 /// One HTTP answer: status, headers and the body parsed as JSON.
@@ -80,6 +82,13 @@ impl Server {
         server
     }
 
+    /// Boots `inference-hub worker` (no HTTP) and waits for it to start.
+    pub fn start_worker(args: &[&str]) -> Self {
+        let (server, _) = Self::spawn("worker", args, &[]);
+        server.wait_for_log_within("worker started", 1, START_TIMEOUT);
+        server
+    }
+
     /// Starts the binary without waiting for it to listen, for
     /// configurations that must make it exit.
     pub fn start_or_exit(args: &[&str]) -> Self {
@@ -94,12 +103,21 @@ impl Server {
             root.display()
         );
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_inference-hub"));
-        cmd.args([command, "--host", "127.0.0.1", "--port", "0"])
-            .args(args)
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.arg(command);
+        if command != "worker" {
+            cmd.args(["--host", "127.0.0.1", "--port", "0"]);
+        }
+        // Each server its own job store, unless the test chooses one.
+        let chooses = args.iter().any(|a| ["--data-dir", "--jobs-url"].contains(a));
+        let scratch = (command == "serve" && !chooses).then(|| {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("hub-test-data-{}-{n}", std::process::id()))
+        });
+        if let Some(dir) = &scratch {
+            cmd.arg("--data-dir").arg(dir);
+        }
+        cmd.args(args).current_dir(&root).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         for (key, _) in std::env::vars_os() {
             let key_str = key.to_string_lossy();
             // A runner started by systemd must not hand its notify socket on.
@@ -141,7 +159,7 @@ impl Server {
         // No proxy: loopback requests must reach the child even if the runner sets HTTP_PROXY.
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().unwrap();
         // From here on Drop kills the child, whatever assertion fails.
-        (Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), logs, client }, addr_rx)
+        (Self { child, addr: SocketAddr::from(([0, 0, 0, 0], 0)), logs, client, scratch }, addr_rx)
     }
 
     pub fn pid(&self) -> u32 {
@@ -156,6 +174,16 @@ impl Server {
     pub fn terminate(&self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
         assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// `kill -9`: the process dies at once, mid-work, as in a crash.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     /// Waits for the child to exit by itself and returns its exit code.
@@ -178,7 +206,11 @@ impl Server {
     /// Waits until `needle` has appeared `count` times in the logs (the
     /// reader thread may lag the HTTP response a little).
     pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_log_within(needle, count, Duration::from_secs(10))
+    }
+
+    pub fn wait_for_log_within(&self, needle: &str, count: usize, within: Duration) -> String {
+        let deadline = Instant::now() + within;
         loop {
             let logs = self.logs();
             if logs.matches(needle).count() >= count {
@@ -251,6 +283,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -1,0 +1,41 @@
+//! `inference-hub worker`: loads the engines and runs jobs from the job
+//! store until SIGTERM/SIGINT, then hands its unfinished jobs back. No
+//! HTTP: API replicas take the submissions, any number of workers read them.
+
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::Duration;
+
+use hub_ocr::CpuInfo;
+
+use crate::config::WorkerArgs;
+use crate::state::AppState;
+use crate::wire::serve::shutdown_signal;
+
+/// Time running jobs get to be handed back at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let cpu = CpuInfo::detect();
+    let cache = args.cache.cache()?;
+    let state = AppState::for_worker(&args, cache, cpu);
+    let engines = state.lifecycle.engines.as_ref().map(|e| e.names()).unwrap_or_default();
+    for name in engines {
+        let (state, engine) = (state.clone(), args.engine.clone());
+        // The queue only ever holds the job images this worker feeds it.
+        let queue = args.engine.worker_count();
+        thread::Builder::new()
+            .name(format!("load-{name}"))
+            .spawn(move || crate::serve::load_engine(&state, &engine, name, queue))?;
+    }
+    // Nothing else competes for this process's workers: jobs may use them all.
+    let slots = args.job.job_workers.unwrap_or(args.engine.worker_count());
+    let jobs = crate::jobs::start(state.clone(), &args.job, slots)?;
+    tracing::info!(slots, "worker started; waiting for jobs");
+    shutdown_signal().await;
+    state.lifecycle.shutting_down.store(true, Ordering::Relaxed);
+    tracing::info!("stopping: handing unfinished jobs back");
+    jobs.shutdown(SHUTDOWN_GRACE).await;
+    tracing::info!("shut down");
+    Ok(())
+}
