@@ -14,10 +14,11 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{OCR_ROUTES, batch, ocr, probes};
+use super::{OCR_ROUTES, batch, jobs, ocr, probes};
+use crate::jobs::{CallbackView, JobList, JobView, Submission};
 use crate::state::SharedState;
-use crate::wire::BATCH_ROUTE;
 use crate::wire::response::{BatchItem, BatchResponse, ErrorBody, Line, OcrResponse};
+use crate::wire::{BATCH_ROUTE, JOBS_ROUTE};
 
 const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
 
@@ -28,8 +29,29 @@ const ERRORS_MD: &str = include_str!("../../../../docs/errors.md");
         description = "Receipt and document OCR (PP-OCR on ONNX Runtime, and Tesseract). Errors always have the shape \
                        `{\"error\": {\"code\", \"type\", \"message\"}}`; match on `code` (docs/errors.md)."
     ),
-    paths(probes::live, probes::ready, probes::health, ocr::recognize, batch::recognize_batch, crate::metrics::render),
-    components(schemas(OcrResponse, Line, BatchResponse, BatchItem, ErrorBody))
+    paths(
+        probes::live,
+        probes::ready,
+        probes::health,
+        ocr::recognize,
+        batch::recognize_batch,
+        jobs::submit,
+        jobs::list,
+        jobs::get,
+        jobs::cancel,
+        crate::metrics::render
+    ),
+    components(schemas(
+        OcrResponse,
+        Line,
+        BatchResponse,
+        BatchItem,
+        ErrorBody,
+        Submission,
+        JobView,
+        JobList,
+        CallbackView
+    ))
 )]
 struct ApiDoc;
 
@@ -61,7 +83,7 @@ pub fn document() -> Value {
         }},
     });
     let paths = doc["paths"].as_object_mut().expect("paths");
-    for (route, body) in [(OCR_ROUTES[0], upload()), (BATCH_ROUTE, batch_upload())] {
+    for (route, body) in [(OCR_ROUTES[0], upload()), (BATCH_ROUTE, batch_upload()), (JOBS_ROUTE, job_upload())] {
         let operation = paths.get_mut(route).and_then(|item| item.get_mut("post")).expect("the OCR operations");
         operation["requestBody"] = body;
         let responses = operation["responses"].as_object_mut().expect("responses");
@@ -161,6 +183,17 @@ fn batch_upload() -> Value {
     })
 }
 
+/// `/v1/jobs`'s multipart form: the batch form and a callback.
+fn job_upload() -> Value {
+    let mut form = batch_upload();
+    let schema = &mut form["content"]["multipart/form-data"]["schema"];
+    schema["description"] = json!("the batch form: up to --max-batch image parts, each checked when submitted");
+    schema["properties"]["fields"] = json!({"type": "string", "enum": ["true", "false"]});
+    schema["properties"]["callback_url"] = json!({"type": "string", "description": "POSTed the job when it ends, \
+        signed (`X-Hub-Signature-256: sha256=HMAC`); its host must be on --callback-hosts"});
+    form
+}
+
 /// One row of docs/errors.md's table.
 struct ErrorRow<'a> {
     status: &'a str,
@@ -225,6 +258,13 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::Internal,
+            ApiError::JobNotFound,
+            ApiError::JobNotCancellable("running"),
+            ApiError::JobsUnavailable,
+            ApiError::JobQueueFull(1),
+            ApiError::JobStorageFull(1),
+            ApiError::IdempotencyMismatch,
+            ApiError::CallbackRefused(String::new()),
         ];
         // Every documented code is one the service sends, and the other way round.
         assert_eq!(documented.len(), sent.len(), "{documented:?}");

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::config::JobArgs;
 use crate::state::{JobService, SharedState};
 
-pub use view::{JobList, JobView, Submission};
+pub use view::{CallbackView, JobList, JobView, Submission};
 
 /// The per-request options a job keeps (as JSON in the store).
 #[derive(Debug, Clone, Serialize, Deserialize)]
