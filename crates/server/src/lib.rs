@@ -13,7 +13,8 @@
 //! | `dispatch`| which engine reads a request: named, A/B split; shadow comparisons|
 //! | `reading` | one image through the result cache and an engine's workers        |
 //! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
-//! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
+//! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI, and |
+//! |           | the try-it page at `/`                                            |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
 //! | `serve`   | `serve`: bind, background model load, shutdown                    |
 //! | `gateway` | `gateway`: uploads forwarded to a KServe model server             |
