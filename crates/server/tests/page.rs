@@ -19,6 +19,9 @@ use image::ImageFormat;
 use serde_json::{Value, json};
 
 const KEY: &str = "page-test-key";
+/// WebDriver's codes for the Tab and Enter keys.
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
 
 /// A receipt whose fields the rules find (the same as tests/ocr.rs reads).
 const RECEIPT: [(&str, i32, i32); 5] = [
@@ -50,7 +53,8 @@ async fn a_receipt_is_drawn_with_one_box_per_line_its_fields_and_timing() {
     browser.type_into("#key", KEY).await;
     browser.type_into("#file", file.to_str().unwrap()).await;
     browser.click("#submit").await;
-    browser.wait_for("!document.getElementById('result').hidden || !document.getElementById('error').hidden").await;
+    // The page is done when the button is back (it is disabled while reading).
+    browser.wait_for("!document.getElementById('submit').disabled && document.getElementById('status').textContent.startsWith('Read ') || !document.getElementById('error').hidden").await;
 
     let page = browser
         .eval(
@@ -79,6 +83,27 @@ async fn a_receipt_is_drawn_with_one_box_per_line_its_fields_and_timing() {
     assert_eq!(page["total"], total, "the total field is shown");
     let timing = page["timing"].as_str().unwrap();
     assert!(timing.contains("Server time") && timing.contains("round trip"), "{timing}");
+
+    // Keyboard only: Tab from the button reaches the lines, and the focused
+    // line lights its box; Enter on "Copy JSON" copies the answer.
+    browser.eval("document.getElementById('submit').focus(); return null;").await;
+    let mut reached = Value::Null;
+    for _ in 0..10 {
+        browser.press(TAB).await;
+        reached =
+            browser.eval("const a = document.activeElement; return a.closest('#lines') ? a.dataset.line : null;").await;
+        if !reached.is_null() {
+            break;
+        }
+    }
+    let line = reached.as_str().expect("Tab reaches the lines");
+    let script = format!("return document.querySelector('#boxes [data-line=\"{line}\"]').classList.contains('hot');");
+    assert_eq!(browser.eval(&script).await, true, "line {line} focused by keyboard, its box not lit");
+    browser.eval("document.getElementById('copy').focus(); return null;").await;
+    browser.press(ENTER).await;
+    browser.wait_for("document.getElementById('status').textContent.includes('clipboard')").await;
+    let copied = browser.eval("return document.getElementById('status').textContent;").await;
+    assert_eq!(copied, "The JSON answer is on the clipboard.");
 
     // Focus on a line lights its box; focus on the total lights its source lines.
     let lit = browser
@@ -217,6 +242,13 @@ impl Browser {
     async fn click(&self, css: &str) {
         let element = self.element(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
+    }
+
+    /// One key pressed and released where the focus is.
+    async fn press(&self, key: &str) {
+        let strokes = json!([{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]);
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": strokes}]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions)).await;
     }
 
     async fn eval(&self, script: &str) -> Value {

@@ -167,8 +167,8 @@ async function show(body, roundTrip) {
   selector.replaceChildren(...Array.from({ length: pages }, (_, i) => new Option(`${i + 1} of ${pages}`, i + 1)));
   $('pages').hidden = pages < 2;
   showFields(body.fields);
-  $('result').hidden = false;
   await drawPage(1);
+  $('result').hidden = false;
   say(`Read ${body.line_count} lines in ${seconds(body.processing_time_ms)}.`);
 }
 
