@@ -1,8 +1,9 @@
 //! The try-it page in a real browser: Debian's headless Chromium, driven over
 //! WebDriver (Debian's `chromedriver`) from here, against the real server
 //! and models. A receipt goes in and comes back drawn, one box per line,
-//! with its fields and timing; a text file and a missing API key get
-//! readable messages. Screenshots land in `$CARGO_TARGET_TMPDIR/page/`.
+//! with its fields and timing; a missing API key, a text file and a file
+//! over the upload limit get readable messages. Screenshots land in
+//! `$CARGO_TARGET_TMPDIR/page/`.
 
 mod common;
 
@@ -123,8 +124,8 @@ async fn a_receipt_is_drawn_with_one_box_per_line_its_fields_and_timing() {
 }
 
 #[tokio::test]
-async fn a_missing_key_and_a_text_file_get_readable_messages() {
-    let server = Server::start(&["--api-keys", KEY]);
+async fn a_missing_key_a_text_file_and_a_large_file_get_readable_messages() {
+    let server = Server::start(&["--api-keys", KEY, "--max-upload-mb", "1"]);
     server.wait_ready().await;
     let file = out_dir().join("not-an-image.txt");
     std::fs::write(&file, "This is a text file, not a receipt.\n").unwrap();
@@ -146,6 +147,16 @@ async fn a_missing_key_and_a_text_file_get_readable_messages() {
     let hidden = browser.eval("return document.getElementById('result').hidden;").await;
     assert_eq!(hidden, true, "no result is shown for an error");
     browser.screenshot("not-an-image.png").await;
+
+    // Over the upload limit: the server answers 413 and closes before the
+    // browser has sent it all, which Chromium may see as no answer at all.
+    // Either way the page says what is wrong.
+    let big = out_dir().join("too-large.png");
+    std::fs::write(&big, vec![0u8; 2 << 20]).unwrap();
+    browser.type_into("#file", big.to_str().unwrap()).await;
+    browser.click("#submit").await;
+    let message = browser.error_message().await;
+    assert!(message.contains("too large") || message.contains("size limit"), "{message}");
     browser.close().await;
 }
 
