@@ -8,7 +8,7 @@ BIN := target/release/inference-hub
 setup:
 	SETUP_TEST_TOOLS=0 bash scripts/setup.sh
 
-## Plus what only the tests run: Prometheus, systemd-analyze, qemu-user, Helm's engine, the Triton client.
+## Plus what only the tests run: Prometheus, systemd-analyze, qemu-user, Redis, Chromium, Helm's engine, the Triton client.
 setup-test:
 	bash scripts/setup.sh
 

@@ -33,8 +33,9 @@ APT_PACKAGES=(fonts-dejavu-core curl)
 APT_PACKAGES+=(libtesseract-dev libleptonica-dev tesseract-ocr-eng libclang1-14 libclang-common-14-dev pkg-config)
 # Test tools: Prometheus and promtool, systemd-analyze for the unit file,
 # qemu-user for the int8 models on an emulated AVX2-only CPU, redis-server
-# for the shared result cache.
-[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user redis-server)
+# for the shared result cache, headless Chromium and its WebDriver for the
+# try-it page.
+[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user redis-server chromium chromium-driver)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -14,7 +14,8 @@
 //! | `reading` | one image through the result cache and an engine's workers        |
 //! | `jobs`    | asynchronous jobs here: store opening, runner, sweeper, callbacks  |
 //! | `metrics` | the service's Prometheus metrics and `/metrics`                   |
-//! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI      |
+//! | `http`    | the service's routes: probes, OCR, KServe V1 and V2, OpenAPI, and |
+//! |           | the try-it page at `/`                                            |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
 //! | `serve`   | `serve`: bind, background model load, shutdown                    |
 //! | `worker`  | `worker`: models and the job runner, no HTTP                       |

@@ -1,5 +1,6 @@
 //! The service's HTTP surface: its own routes, KServe V1 and Open Inference
-//! Protocol V2, over the wire contract every surface shares (`crate::wire`).
+//! Protocol V2, and the try-it page at `/`, over the wire contract every
+//! surface shares (`crate::wire`).
 //! Only [`router`] leaves this module.
 
 mod batch;
@@ -9,6 +10,7 @@ mod kserve_v1;
 mod ocr;
 mod oip_v2;
 mod openapi;
+mod page;
 mod probes;
 
 use axum::Router;
@@ -52,6 +54,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(oip_v2::routes(&state))
         .merge(metrics)
         .merge(openapi::routes())
+        .merge(page::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     crate::wire::observe::layers(routes)

@@ -24,5 +24,6 @@ mod fields;
 mod kserve_v1;
 mod oip_v2;
 mod openapi;
+mod page;
 mod probes;
 mod request_ids;
