@@ -1,5 +1,6 @@
 use crate::preflight::{check_deadline, check_nesting, check_streams};
-use crate::{MAX_PAGE_SIDE_PT, PdfError, PdfLimits, PdfTextLine, text};
+use crate::survey::{Stop, Survey, survey};
+use crate::{MAX_PAGE_SIDE_PT, PdfError, PdfLimits, PdfTextLine};
 use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_syntax::page::Page;
 use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
@@ -7,11 +8,15 @@ use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{PixmapSettings, RenderCache, RenderSettings};
 use image::RgbImage;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 /// A parsed PDF whose pages are all within the limits it was opened with.
 pub struct Document {
     pdf: Pdf,
     limits: PdfLimits,
+    /// Each page's survey (or why it failed), made by the first of `render`
+    /// or `text_lines`.
+    surveys: Vec<OnceLock<Result<Survey, PdfError>>>,
 }
 
 impl Document {
@@ -43,7 +48,7 @@ impl Document {
             }
         }
         guarded(|| check_streams(&pdf, limits))??;
-        Ok(Document { pdf, limits: limits.clone() })
+        Ok(Document { pdf, limits: limits.clone(), surveys: (0..count).map(|_| OnceLock::new()).collect() })
     }
 
     pub fn page_count(&self) -> usize {
@@ -59,10 +64,12 @@ impl Document {
     }
 
     /// Draws page `page` (0-based) on white at the limits' DPI, scaled down
-    /// to fit `max_pixels`. Panics if `page >= page_count()`.
-    pub fn render(&self, page: usize) -> Result<RgbImage, PdfError> {
+    /// to fit `max_pixels`; refuses pages that would take too long to draw
+    /// (`pdf_too_complex`). Panics if `page >= page_count()`.
+    pub fn render(&self, index: usize) -> Result<RgbImage, PdfError> {
+        self.survey(index)?;
         check_deadline(self.limits.deadline)?;
-        let page = &self.pdf.pages()[page];
+        let page = &self.pdf.pages()[index];
         let (w, h) = page.render_dimensions();
         let scale = self.scale(w, h);
         let pixmap = guarded(|| {
@@ -82,12 +89,20 @@ impl Document {
     /// to trust instead of OCR: too few characters, glyphs without Unicode,
     /// or text drawn beside a large image (a scan, a photo of a receipt) that
     /// may hold more text than the layer. Panics if `page >= page_count()`.
-    pub fn text_lines(&self, page: usize) -> Result<Option<Vec<PdfTextLine>>, PdfError> {
+    pub fn text_lines(&self, index: usize) -> Result<Option<Vec<PdfTextLine>>, PdfError> {
+        Ok(self.survey(index)?.lines.clone())
+    }
+
+    fn survey(&self, index: usize) -> Result<&Survey, PdfError> {
+        if let Some(survey) = self.surveys[index].get() {
+            return survey.as_ref().map_err(Clone::clone);
+        }
         check_deadline(self.limits.deadline)?;
-        let page: &Page<'_> = &self.pdf.pages()[page];
+        let page: &Page<'_> = &self.pdf.pages()[index];
         let (w, h) = page.render_dimensions();
         let scale = self.scale(w, h);
-        guarded(|| text::extract(page, scale, &interpreter_settings()))
+        let survey = guarded(|| survey(page, scale, &interpreter_settings(), self.limits.deadline));
+        self.surveys[index].get_or_init(|| survey).as_ref().map_err(Clone::clone)
     }
 
     /// Pixels per point: the DPI's, lowered until the page fits `max_pixels`
@@ -108,8 +123,12 @@ fn interpreter_settings() -> InterpreterSettings {
     InterpreterSettings::default()
 }
 
-/// hayro is written to tolerate broken files, but a panic on some input we
-/// have not seen must still be the uploader's 4xx, not a dead worker.
+/// Runs hayro, turning a survey's [`Stop`] into its error. hayro is written
+/// to tolerate broken files, but a panic on some input we have not seen
+/// must still be the uploader's 4xx, not a dead worker.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, PdfError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| PdfError::Malformed("the renderer failed on this file".into()))
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| match payload.downcast::<Stop>() {
+        Ok(stop) => PdfError::from(*stop),
+        Err(_) => PdfError::Malformed("the renderer failed on this file".into()),
+    })
 }

@@ -18,7 +18,8 @@
 //! | compression bomb              | every Flate stream inflated once with a cap at open           |
 //! | deep nesting                  | refused above 512 levels (hayro's own limit) by a linear scan |
 //! | too many pages                | refused at open, before any page is drawn                     |
-//! | slow pages                    | `deadline` checked before each page and each stream           |
+//! | slow pages                    | a drawing-free pass sums what a page paints; over budget refused |
+//! | slow documents                | `deadline` checked before each page pass and each stream      |
 //! | renderer bug                  | `catch_unwind` around hayro: a panic becomes `pdf_malformed`  |
 //!
 //! # Resolution
@@ -37,7 +38,7 @@
 
 mod document;
 mod preflight;
-mod text;
+mod survey;
 
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -86,7 +87,7 @@ pub struct PdfTextLine {
 
 /// Why a document or page cannot be read. Every variant is the uploader's
 /// problem (a 4xx), never the server's.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PdfError {
     #[error("the PDF is encrypted and cannot be opened: {0}")]
     Encrypted(&'static str),

@@ -295,9 +295,84 @@ fn compression_bombs_and_huge_images_are_refused_at_open() {
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
 }
 
+/// A one-page A4 document whose content stream is `content`, Flate-compressed,
+/// with Helvetica as /F1 and `form` (if any) as the form XObject /X.
+fn a4_page(content: &str, form: Option<&str>) -> Vec<u8> {
+    let compressed = miniz_oxide::deflate::compress_to_vec_zlib(content.as_bytes(), 6);
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X 6 0 R >> >> >>".to_vec(),
+        stream("/Filter /FlateDecode", &compressed),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    if let Some(form) = form {
+        let compressed = miniz_oxide::deflate::compress_to_vec_zlib(form.as_bytes(), 6);
+        objects.push(stream("/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Filter /FlateDecode", &compressed));
+    }
+    write_file(&objects, "")
+}
+
+#[test]
+fn pages_too_costly_to_draw_are_refused_quickly() {
+    let line = "BT /F1 8 Tf 0 100 Td (WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW) Tj ET\n";
+    // Each of these is a few kilobytes; drawn, the first took 3-10 s.
+    let cases = [
+        ("full-page fills", a4_page(&"0 0 595 842 re f\n".repeat(10_000), None)),
+        ("diagonal strokes", a4_page(&"10 w 0 0 m 595 842 l 0 842 l 595 0 l h S\n".repeat(10_000), None)),
+        ("dense dashes", a4_page("[0.01] 0 d 0 0 m 595 842 l S", None)),
+        ("huge glyphs", a4_page(&"BT /F1 800 Tf 0 100 Td (WWWW) Tj ET\n".repeat(10_000), None)),
+        ("many glyphs", a4_page(&line.repeat(100_000), None)),
+        ("a form of glyphs drawn often", a4_page(&"/X Do\n".repeat(100_000), Some(&line.repeat(20)))),
+        ("a form of no-ops drawn often", a4_page(&"/X Do\n".repeat(100_000), Some(&"q Q ".repeat(100_000)))),
+    ];
+    for (name, pdf) in cases {
+        assert!(pdf.len() < 600_000, "{name}: {} bytes", pdf.len());
+        let doc = open(&pdf).unwrap();
+        let start = Instant::now();
+        let err = doc.render(0).unwrap_err();
+        let elapsed = start.elapsed();
+        assert_eq!(err.code(), "pdf_too_complex", "{name}: {err}");
+        assert!(elapsed < Duration::from_millis(600), "{name}: {elapsed:?}");
+        // The verdict is kept: the text layer is refused at once too.
+        let start = Instant::now();
+        assert_eq!(doc.text_lines(0).unwrap_err().code(), "pdf_too_complex");
+        assert!(start.elapsed() < Duration::from_millis(5), "{name}");
+    }
+}
+
+#[test]
+fn realistic_pages_render_in_well_under_a_second() {
+    let text = "ITEM 00 SOMETHING NICE 12.99 and a longer description of it";
+    let mut receipt = PageSpec::new(80.0 * MM, 250.0 * MM);
+    for i in 0..50 {
+        receipt = receipt.text(10.0, 690.0 - i as f32 * 13.0, 9.0, &text[..30]);
+    }
+    let mut a4 = PageSpec::new(595.0, 842.0);
+    for i in 0..60 {
+        a4 = a4.text(50.0, 800.0 - i as f32 * 12.5, 10.0, text);
+    }
+    for (name, page) in [("receipt 80x250 mm, 50 lines", receipt), ("A4, 60 lines", a4)] {
+        let doc = open(&PdfBuilder::new(vec![page]).build()).unwrap();
+        let start = Instant::now();
+        let lines = doc.text_lines(0).unwrap().unwrap();
+        let text_time = start.elapsed();
+        let start = Instant::now();
+        let image = doc.render(0).unwrap();
+        let render_time = start.elapsed();
+        eprintln!(
+            "{name}: text layer {text_time:?} ({} lines), render {render_time:?} ({}x{})",
+            lines.len(),
+            image.width(),
+            image.height()
+        );
+        assert!(render_time < Duration::from_secs(1), "{name}: {render_time:?}");
+    }
+}
+
 #[test]
 fn a_passed_deadline_stops_work() {
-    let pdf = PdfBuilder::new(vec![PageSpec::new(100.0, 100.0)]).build();
+    let pdf = PdfBuilder::new(vec![PageSpec::new(100.0, 100.0).text(10.0, 50.0, 10.0, "hello"); 2]).build();
     let past = PdfLimits { deadline: Some(Instant::now()), ..PdfLimits::default() };
     expect_err(&pdf, &past, "pdf_deadline_exceeded");
     let soon = PdfLimits { deadline: Some(Instant::now() + Duration::from_millis(300)), ..PdfLimits::default() };
@@ -305,7 +380,9 @@ fn a_passed_deadline_stops_work() {
     doc.render(0).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(doc.render(0).unwrap_err().code(), "pdf_deadline_exceeded");
-    assert_eq!(doc.text_lines(0).unwrap_err().code(), "pdf_deadline_exceeded");
+    assert_eq!(doc.text_lines(1).unwrap_err().code(), "pdf_deadline_exceeded");
+    // What was read before the deadline is still there.
+    assert_eq!(doc.text_lines(0).unwrap().unwrap()[0].text, "hello");
 }
 
 #[test]
