@@ -390,3 +390,35 @@ fn documents_can_move_to_a_worker_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Document>();
 }
+
+#[test]
+fn fuzz_seeds_read_and_regressions_do_not_panic() {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let files = |dir: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(fuzz.join(dir)).map_or(Vec::new(), |d| d.map(|e| e.unwrap().path()).collect())
+    };
+    let limits = PdfLimits { max_pages: 4, dpi: 72.0, max_pixels: 1_000_000, deadline: None };
+    let seeds = files("corpus/pdf");
+    assert!(seeds.len() >= 5, "seed corpus missing: {}", fuzz.display());
+    for seed in seeds {
+        let doc = Document::open(&std::fs::read(&seed).unwrap(), &limits).unwrap();
+        for page in 0..doc.page_count() {
+            doc.render(page).unwrap();
+            doc.text_lines(page).unwrap();
+        }
+    }
+    // The folder is kept (with its README) even while empty: without it
+    // this replay would pass having replayed nothing.
+    assert!(fuzz.join("regressions/pdf").is_dir(), "fuzz/regressions/pdf is missing (docs/fuzzing.md)");
+    for input in files("regressions/pdf") {
+        if input.file_name().is_some_and(|n| n == "README.md") {
+            continue;
+        }
+        if let Ok(doc) = Document::open(&std::fs::read(&input).unwrap(), &limits) {
+            for page in 0..doc.page_count() {
+                let _ = doc.render(page).map(|_| ());
+                let _ = doc.text_lines(page);
+            }
+        }
+    }
+}
