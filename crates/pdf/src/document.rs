@@ -2,10 +2,13 @@ use crate::preflight::{check_deadline, check_nesting, check_streams};
 use crate::survey::{Stop, Survey, survey};
 use crate::{MAX_PAGE_SIDE_PT, PdfError, PdfLimits, PdfTextLine};
 use hayro::hayro_interpret::InterpreterSettings;
+use hayro::hayro_interpret::util::TransformExt;
 use hayro::hayro_syntax::page::Page;
 use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
+use hayro::kurbo::Affine;
 use hayro::vello_cpu::color::palette::css::WHITE;
-use hayro::{PixmapSettings, RenderCache, RenderSettings};
+use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, TargetInit};
+use hayro::{RenderCache, RenderSettings};
 use image::RgbImage;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -55,12 +58,19 @@ impl Document {
         self.pdf.pages().len()
     }
 
-    /// Size in pixels of page `page` (0-based) as [`Document::render`] draws it.
+    /// Size in pixels of page `page` (0-based) as [`Document::render`] draws
+    /// it: rounded, so a page made from an image at some DPI renders back
+    /// to the image's size at that DPI.
     pub fn page_size(&self, page: usize) -> (u32, u32) {
         let (w, h) = self.pdf.pages()[page].render_dimensions();
         let scale = self.scale(w, h);
-        // hayro truncates the same way.
-        (((w * scale) as u32).max(1), ((h * scale) as u32).max(1))
+        let side = |x: f32, round: fn(f32) -> f32| (round(x * scale) as u32).clamp(1, u32::from(u16::MAX));
+        let (width, height) = (side(w, f32::round), side(h, f32::round));
+        if u64::from(width) * u64::from(height) <= self.limits.max_pixels {
+            (width, height)
+        } else {
+            (side(w, f32::floor), side(h, f32::floor))
+        }
     }
 
     /// Draws page `page` (0-based) on white at the limits' DPI, scaled down
@@ -72,10 +82,20 @@ impl Document {
         let page = &self.pdf.pages()[index];
         let (w, h) = page.render_dimensions();
         let scale = self.scale(w, h);
+        let (width, height) = self.page_size(index);
+        // As `hayro::render`, but with the rounded size of `page_size`
+        // (hayro truncates: 1000 px at 200 DPI came back as 999).
         let pixmap = guarded(|| {
+            let mut ctx = RenderContext::new(width as u16, height as u16);
+            let transform = Affine::scale(f64::from(scale)) * page.initial_transform(true).to_kurbo();
             let cache = RenderCache::new();
-            let pixmap_settings = PixmapSettings { x_scale: scale, y_scale: scale, bg_color: WHITE };
-            hayro::render(page, &cache, &interpreter_settings(), &RenderSettings::default(), &pixmap_settings)
+            hayro::render_into(page, &cache, &interpreter_settings(), &RenderSettings::default(), &mut ctx, transform);
+            ctx.flush();
+            let mut pixmap = Pixmap::new(ctx.width(), ctx.height());
+            let settings =
+                RasterizerSettings { target_init: TargetInit::Clear(WHITE), ..RasterizerSettings::default() };
+            ctx.render_with(&mut pixmap, &mut Resources::default(), settings);
+            pixmap
         })?;
         let (width, height) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
         // The background is opaque, so premultiplied RGBA is plain RGBA.

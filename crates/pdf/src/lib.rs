@@ -31,7 +31,7 @@
 //! (the totals) degrades. At 200 DPI (7.87 px/mm) a receipt's x-height is
 //! 8–10 px and its line height 24–28 px, in the detector's sweet spot; an
 //! 80 mm receipt is 630 px wide, a 30 cm one 2362 px long (1.5 MP), and an
-//! A4 page 1654 × 2339 px (3.9 MP), which the pipeline handles in well
+//! A4 page 1653 × 2339 px (3.9 MP), which the pipeline handles in well
 //! under a second. 300 DPI would cost 2.25× the pixels for no gain on
 //! receipt-sized type; 150 DPI makes 8 pt digits ~6 px high, where the
 //! recogniser starts confusing 3/8 and 5/6.

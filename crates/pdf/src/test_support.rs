@@ -11,8 +11,16 @@ pub struct PageSpec {
     pub media_box: [f32; 4],
     /// Content stream operators, drawn after the image (if any).
     pub content: String,
-    /// A baseline JPEG drawn as `/Im0` over the whole page first.
-    pub jpeg: Option<Jpeg>,
+    /// An image drawn as `/Im0` over the whole page first.
+    pub image: Option<PageImage>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PageImage {
+    /// Stored as is (`/DCTDecode`), as scanners and phones make them.
+    Jpeg(Jpeg),
+    /// Stored losslessly (`/FlateDecode`): renders back to the same pixels.
+    Rgb(image::RgbImage),
 }
 
 #[derive(Debug, Clone)]
@@ -27,13 +35,23 @@ pub struct Jpeg {
 impl PageSpec {
     /// A page the size of `width × height` points.
     pub fn new(width: f32, height: f32) -> Self {
-        Self { media_box: [0.0, 0.0, width, height], content: String::new(), jpeg: None }
+        Self { media_box: [0.0, 0.0, width, height], content: String::new(), image: None }
     }
 
     /// The page fully covered by a JPEG, one image pixel to `72 / dpi` points.
     pub fn with_jpeg(jpeg: Jpeg, dpi: f32) -> Self {
-        let (w, h) = (jpeg.width as f32 * 72.0 / dpi, jpeg.height as f32 * 72.0 / dpi);
-        Self { media_box: [0.0, 0.0, w, h], content: String::new(), jpeg: Some(jpeg) }
+        Self::with_image(jpeg.width, jpeg.height, dpi, PageImage::Jpeg(jpeg))
+    }
+
+    /// The page fully covered by `image`, stored losslessly, one pixel to
+    /// `72 / dpi` points: rendered at `dpi` it gives the same pixels back.
+    pub fn with_rgb(image: image::RgbImage, dpi: f32) -> Self {
+        Self::with_image(image.width(), image.height(), dpi, PageImage::Rgb(image))
+    }
+
+    fn with_image(width: u32, height: u32, dpi: f32, image: PageImage) -> Self {
+        let (w, h) = (width as f32 * 72.0 / dpi, height as f32 * 72.0 / dpi);
+        Self { media_box: [0.0, 0.0, w, h], content: String::new(), image: Some(image) }
     }
 
     /// Adds `text` in Helvetica of `size` points with its baseline starting
@@ -73,7 +91,7 @@ impl PdfBuilder {
             let [x0, y0, x1, y1] = page.media_box;
             let mut content = String::new();
             let mut xobjects = String::new();
-            if page.jpeg.is_some() {
+            if page.image.is_some() {
                 let _ = writeln!(content, "q {} 0 0 {} {x0} {y0} cm /Im0 Do Q", x1 - x0, y1 - y0);
                 xobjects = format!("/XObject << /Im0 {} 0 R >>", page_id + 2);
             }
@@ -86,13 +104,21 @@ impl PdfBuilder {
                 .into_bytes(),
             );
             objects.push(stream("", content.as_bytes()));
-            if let Some(jpeg) = &page.jpeg {
-                let cs = if jpeg.components == 1 { "/DeviceGray" } else { "/DeviceRGB" };
-                let dict = format!(
-                    "/Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace {cs} /BitsPerComponent 8 /Filter /DCTDecode",
-                    jpeg.width, jpeg.height
-                );
-                objects.push(stream(&dict, &jpeg.data));
+            let image = |width: u32, height: u32, cs: &str, filter: &str| {
+                format!(
+                    "/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace {cs} /BitsPerComponent 8 /Filter {filter}"
+                )
+            };
+            match &page.image {
+                Some(PageImage::Jpeg(jpeg)) => {
+                    let cs = if jpeg.components == 1 { "/DeviceGray" } else { "/DeviceRGB" };
+                    objects.push(stream(&image(jpeg.width, jpeg.height, cs, "/DCTDecode"), &jpeg.data));
+                }
+                Some(PageImage::Rgb(rgb)) => {
+                    let data = miniz_oxide::deflate::compress_to_vec_zlib(rgb.as_raw(), 6);
+                    objects.push(stream(&image(rgb.width(), rgb.height(), "/DeviceRGB", "/FlateDecode"), &data));
+                }
+                None => {}
             }
         }
         objects[1] = format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), kids.len()).into_bytes();

@@ -71,13 +71,13 @@ fn pages_render_at_200_dpi() {
     let receipt = PdfBuilder::new(vec![PageSpec::new(80.0 * MM, 200.0 * MM)]).build();
     let doc = open(&receipt).unwrap();
     let image = doc.render(0).unwrap();
-    // 80 x 200 mm at 200 DPI is 629.9 x 1574.8 px; hayro truncates.
-    assert_eq!(image.dimensions(), (629, 1574));
-    assert_eq!(doc.page_size(0), (629, 1574));
+    // 80 x 200 mm at 200 DPI is 629.9 x 1574.8 px.
+    assert_eq!(image.dimensions(), (630, 1575));
+    assert_eq!(doc.page_size(0), (630, 1575));
     assert!(image.pixels().all(|p| p.0 == [255, 255, 255]), "an empty page renders white");
 
     let a4 = PdfBuilder::new(vec![PageSpec::new(595.0, 842.0)]).build();
-    assert_eq!(open(&a4).unwrap().render(0).unwrap().dimensions(), (1652, 2338));
+    assert_eq!(open(&a4).unwrap().render(0).unwrap().dimensions(), (1653, 2339));
 }
 
 #[test]
@@ -98,11 +98,20 @@ fn a_page_wrapping_a_jpeg_renders_the_same_pixels() {
     let doc = open(&pdf).unwrap();
     assert_eq!(doc.page_count(), 1);
     let rendered = doc.render(0).unwrap();
-    let (w, h) = rendered.dimensions();
-    assert!(w.abs_diff(640) <= 1 && h.abs_diff(1200) <= 1, "{w}x{h}");
+    assert_eq!(rendered.dimensions(), picture.dimensions());
     let diff = mean_abs_diff(&rendered, &picture);
     assert!(diff < 4.0, "mean difference {diff:.2} per channel");
     assert_eq!(doc.text_lines(0).unwrap(), None, "an image-only page has no text layer");
+}
+
+#[test]
+fn a_page_wrapping_a_lossless_image_renders_the_same_pixels() {
+    let picture = striped(630, 1000, 2);
+    let doc = open(&PdfBuilder::new(vec![PageSpec::with_rgb(picture.clone(), 200.0)]).build()).unwrap();
+    let rendered = doc.render(0).unwrap();
+    assert_eq!(rendered.dimensions(), picture.dimensions());
+    let diff = mean_abs_diff(&rendered, &picture);
+    assert!(diff < 1.0, "mean difference {diff:.2} per channel");
 }
 
 #[test]
