@@ -110,7 +110,7 @@ const MAX_NESTING: usize = 512;
 /// Refuses arrays and dictionaries nested deeper than hayro reads, by one
 /// linear pass over the file that skips comments, strings and stream data
 /// (and looks inside compressed object streams, where hayro would parse
-/// them too).
+/// them too), and object or cross-reference streams that inflate too far.
 pub(crate) fn check_nesting(bytes: &[u8]) -> Result<(), PdfError> {
     let too_deep = || PdfError::TooComplex(format!("objects are nested deeper than {MAX_NESTING} levels"));
     let (mut depth, mut i, mut object_start) = (0usize, 0usize, 0usize);
@@ -160,10 +160,21 @@ pub(crate) fn check_nesting(bytes: &[u8]) -> Result<(), PdfError> {
             b's' if bytes[i..].starts_with(b"stream") && i > 0 && is_delimiter(bytes[i - 1]) => {
                 let data = i + 6 + bytes[i + 6..].iter().take(2).take_while(|b| matches!(b, b'\r' | b'\n')).count();
                 let end = find(&bytes[data..], b"endstream").map_or(bytes.len(), |e| data + e);
-                if find(&bytes[object_start..i], b"/ObjStm").is_some()
-                    && let Inflated::Ok(objects) = inflate(&bytes[data..end], MAX_STREAM_BYTES)
-                {
-                    check_nesting(&objects)?;
+                // hayro inflates object and cross-reference streams while
+                // opening, before `check_streams` can look at them.
+                let dict = &bytes[object_start..i];
+                let object_stream = find(dict, b"/ObjStm").is_some();
+                if object_stream || find(dict, b"/XRef").is_some() {
+                    match inflate(&bytes[data..end], MAX_STREAM_BYTES) {
+                        Inflated::Ok(objects) if object_stream => check_nesting(&objects)?,
+                        Inflated::TooLong => {
+                            return Err(PdfError::TooComplex(format!(
+                                "an object stream inflates to more than {} MiB",
+                                MAX_STREAM_BYTES >> 20
+                            )));
+                        }
+                        _ => {}
+                    }
                 }
                 (depth, i) = (0, end + 9);
                 continue;

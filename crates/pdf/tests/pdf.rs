@@ -291,6 +291,15 @@ fn compression_bombs_and_huge_images_are_refused_at_open() {
     ];
     let elapsed = expect_err(&write_file(&objects, ""), &PdfLimits::default(), "pdf_too_complex");
     assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    // The same as an object stream, which hayro inflates while opening.
+    let objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>".to_vec(),
+        stream("/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", &bomb),
+    ];
+    let elapsed = expect_err(&write_file(&objects, ""), &PdfLimits::default(), "pdf_too_complex");
+    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
 
     // An image that says it is 100000 x 100000 pixels.
     let objects = vec![
