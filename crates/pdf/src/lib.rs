@@ -24,17 +24,17 @@
 //!
 //! # Resolution
 //! [`DEFAULT_DPI`] is 200. Thermal receipts are 58 or 80 mm wide (48 or
-//! 72 mm printable) and print 8–10 pt text (x-height ≈ 1.0–1.3 mm, line
-//! height ≈ 3–3.5 mm). PP-OCR's detector is trained on photos and scans
-//! where lines are about 20–40 px high and its recogniser resizes each line
-//! to 48 px high; below ~12 px of x-height recognition of small digits
-//! (the totals) degrades. At 200 DPI (7.87 px/mm) a receipt's x-height is
-//! 8–10 px and its line height 24–28 px, in the detector's sweet spot; an
-//! 80 mm receipt is 630 px wide, a 30 cm one 2362 px long (1.5 MP), and an
-//! A4 page 1653 × 2339 px (3.9 MP), which the pipeline handles in well
-//! under a second. 300 DPI would cost 2.25× the pixels for no gain on
-//! receipt-sized type; 150 DPI makes 8 pt digits ~6 px high, where the
-//! recogniser starts confusing 3/8 and 5/6.
+//! 72 mm printable) and print 8–10 pt type: 2.8–3.5 mm from ascender to
+//! descender, an x-height of about 1.0–1.3 mm. At 200 DPI (7.87 px/mm) a
+//! line is 22–28 px high with an x-height of 8–10 px. PP-OCR's recogniser
+//! scales every line crop to 48 px high, so such lines are enlarged less
+//! than 2×, and its detector finds lines from about 10 px high up; at
+//! 150 DPI lines are 16–21 px and the strokes of small digits start to
+//! blur into each other after the enlargement (a judgement from the
+//! model's input size, not a measurement here). 300 DPI costs 2.25× the
+//! pixels (and time) for lines the recogniser shrinks back anyway. Sizes:
+//! an 80 mm receipt is 630 px wide, a 30 cm one 2362 px long (1.5 MP), an
+//! A4 page 1653 × 2339 px (3.9 MP).
 
 mod document;
 mod preflight;
