@@ -162,6 +162,9 @@ async fn probes_and_ports_in_every_manifest_are_served() {
         "ingress": {"enabled": true},
         "metrics": {"serviceMonitor": {"enabled": true}},
         "hub": {"apiKeysSecret": "hub-keys"},
+        // Autoscaling and workers share a PostgreSQL job store.
+        "jobs": {"postgresUrlSecret": "jobs-db"},
+        "worker": {"enabled": true},
     });
     for values in [json!({}), everything] {
         let docs = helm_template(&values);
@@ -275,7 +278,72 @@ fn chart_values_reach_the_pod() {
     assert!(container["resources"]["limits"]["memory"].is_string());
     let defaults = helm_template(&json!({}));
     let kinds: BTreeSet<&str> = defaults.iter().filter_map(|d| d["kind"].as_str()).collect();
-    assert_eq!(kinds, BTreeSet::from(["Deployment", "Pod", "Service", "ServiceAccount"]), "optional parts are off");
+    let expected = ["Deployment", "PersistentVolumeClaim", "Pod", "Service", "ServiceAccount"];
+    assert_eq!(kinds, BTreeSet::from(expected), "optional parts are off; the job store has its volume");
+}
+
+#[test]
+fn job_store_values_reach_serve_and_worker() {
+    // Embedded: one pod, its SQLite file on the claim, replaced not rolled.
+    let docs = helm_template(&json!({}));
+    let hub = &of_kind(&docs, "Deployment")[0]["spec"];
+    let container = &hub["template"]["spec"]["containers"][0];
+    assert_eq!(env_of(container, "HUB_DATA_DIR").as_deref(), Some("/var/lib/inference-hub"));
+    assert_eq!(hub["strategy"]["type"], "Recreate");
+    let mounts = container["volumeMounts"].as_array().unwrap();
+    assert!(mounts.iter().any(|m| m["name"] == "data" && m["mountPath"] == "/var/lib/inference-hub"));
+    let volumes = hub["template"]["spec"]["volumes"].as_array().unwrap();
+    let data = volumes.iter().find(|v| v["name"] == "data").expect("the data volume");
+    assert_eq!(
+        data["persistentVolumeClaim"]["claimName"],
+        of_kind(&docs, "PersistentVolumeClaim")[0]["metadata"]["name"]
+    );
+    // More than one pod on the embedded store is refused at render time.
+    for values in [json!({"replicaCount": 2}), json!({"autoscaling": {"enabled": true}})] {
+        assert!(!helm_renders(&values), "{values} rendered");
+    }
+
+    // PostgreSQL: replicas and workers share the store named by the Secret.
+    let values = json!({"replicaCount": 2, "jobs": {"postgresUrlSecret": "jobs-db", "callbackHosts": "erp.local",
+        "webhookSecret": "hooks"}, "worker": {"enabled": true, "replicaCount": 3}});
+    let docs = helm_template(&values);
+    assert!(of_kind(&docs, "PersistentVolumeClaim").is_empty());
+    let deployments = of_kind(&docs, "Deployment");
+    let worker = deployments.iter().find(|d| d["metadata"]["name"] == "hub-inference-hub-worker").expect("workers");
+    assert_eq!(worker["spec"]["replicas"], 3);
+    let help = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args(["worker", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for deployment in deployments.iter().filter(|d| d["spec"]["template"]["spec"]["containers"][0]["name"] != "gateway")
+    {
+        let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+        let env = container["env"].as_array().unwrap();
+        let url = env.iter().find(|e| e["name"] == "HUB_JOBS_URL").expect("HUB_JOBS_URL");
+        assert_eq!(url["valueFrom"]["secretKeyRef"]["name"], "jobs-db");
+        assert!(env_of(container, "HUB_DATA_DIR").is_none());
+        assert_eq!(env_of(container, "HUB_CALLBACK_HOSTS").as_deref(), Some("erp.local"));
+    }
+    // Every HUB_ variable the worker gets is one `inference-hub worker` reads.
+    let container = &worker["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"][0], "worker");
+    for var in container["env"].as_array().unwrap().iter().filter_map(|e| e["name"].as_str()) {
+        assert!(help.contains(&format!("[env: {var}")), "the worker does not read {var}");
+    }
+    // Workers need the shared store.
+    assert!(!helm_renders(&json!({"worker": {"enabled": true}})));
+}
+
+/// Whether the chart renders with `values` (the chart's own checks may refuse them).
+fn helm_renders(values: &Value) -> bool {
+    let root = workspace_root();
+    Command::new("python3")
+        .arg(root.join("scripts/helm_render.py"))
+        .arg(root.join(CHART))
+        .arg(values.to_string())
+        .args(["--name", "hub", "--namespace", "ocr"])
+        .output()
+        .expect("python3 runs scripts/helm_render.py")
+        .status
+        .success()
 }
 
 #[test]

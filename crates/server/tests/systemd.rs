@@ -129,6 +129,9 @@ fn systemd_unit_verifies_and_has_the_hub_settings() {
         "DynamicUser=yes",
         "ProtectSystem=strict",
         "NoNewPrivileges=yes",
+        // The embedded job store lives where systemd keeps state.
+        "StateDirectory=inference-hub",
+        "Environment=HUB_DATA_DIR=/var/lib/inference-hub",
     ] {
         assert!(lines.contains(&setting), "{setting} missing from {}", path.display());
     }

@@ -84,3 +84,76 @@ The hub's capability flags, as the binary reads them.
 - name: AI_ENABLE_TTS
   value: {{ ternary "1" "0" .Values.ai.enableTts | quote }}
 {{- end }}
+
+{{/*
+What the engines need, the same in the API pods and the workers: engines,
+profile, result cache, log format.
+*/}}
+{{- define "inference-hub.engineEnv" -}}
+- name: HUB_ENGINES
+  value: {{ .Values.hub.engines | quote }}
+- name: HUB_PROFILE
+  value: {{ .Values.hub.profile | quote }}
+- name: HUB_CACHE_MB
+  value: {{ .Values.hub.cache.mb | quote }}
+- name: HUB_CACHE_TTL_SECS
+  value: {{ .Values.hub.cache.ttlSecs | quote }}
+- name: HUB_CACHE_TIMEOUT_MS
+  value: {{ .Values.hub.cache.timeoutMs | quote }}
+{{- if .Values.hub.cache.redisUrlSecret }}
+- name: HUB_CACHE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.hub.cache.redisUrlSecret }}
+      key: url
+{{- end }}
+- name: HUB_LOG_FORMAT
+  value: {{ .Values.hub.logFormat | quote }}
+{{- end }}
+
+{{/*
+The job store and its limits, the same in the API pods and the workers:
+PostgreSQL from a Secret when set, else the embedded SQLite file on the
+data volume.
+*/}}
+{{- define "inference-hub.jobsEnv" -}}
+{{- if .Values.jobs.postgresUrlSecret }}
+- name: HUB_JOBS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.jobs.postgresUrlSecret }}
+      key: url
+{{- else }}
+- name: HUB_DATA_DIR
+  value: /var/lib/inference-hub
+{{- end }}
+- name: HUB_JOB_TTL_HOURS
+  value: {{ .Values.jobs.ttlHours | quote }}
+- name: HUB_JOB_MAX_QUEUED
+  value: {{ .Values.jobs.maxQueued | quote }}
+- name: HUB_JOB_MAX_STORED_MB
+  value: {{ .Values.jobs.maxStoredMb | quote }}
+- name: HUB_JOB_MAX_ATTEMPTS
+  value: {{ .Values.jobs.maxAttempts | quote }}
+{{- if .Values.jobs.callbackHosts }}
+- name: HUB_CALLBACK_HOSTS
+  value: {{ .Values.jobs.callbackHosts | quote }}
+- name: HUB_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "jobs.webhookSecret (a Secret with key `secret`) is needed with jobs.callbackHosts" .Values.jobs.webhookSecret }}
+      key: secret
+{{- end }}
+{{- end }}
+
+{{/*
+The embedded job store is one SQLite file on a ReadWriteOnce volume: one
+pod at a time. Several replicas, autoscaling or workers need PostgreSQL.
+*/}}
+{{- define "inference-hub.checkJobs" -}}
+{{- if and .Values.jobs.enabled (not .Values.jobs.postgresUrlSecret) }}
+{{- if or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled .Values.worker.enabled }}
+{{- fail "the embedded job store (SQLite on one volume) serves one pod: set jobs.postgresUrlSecret for several replicas, autoscaling or workers, or jobs.enabled=false" }}
+{{- end }}
+{{- end }}
+{{- end }}
