@@ -102,6 +102,13 @@ done
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || true
 
+# Jobs beside requests: synchronous latency alone and while jobs run, and the jobs' drain time.
+echo "== asynchronous jobs beside single requests"
+start_server "$out/serve-jobs.log" --cache-mb 0
+python3 "$root/scripts/jobs_bench.py" "$SERVER_ADDR" "$loadgen" "${images[@]:0:16}" | tee "$out/jobs.jsonl"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || true
+
 echo "== inference-hub compare --engines paddle,tesseract (balanced)"
 "$bin" compare --engines paddle,tesseract "$data" | tee "$out/compare.txt"
 

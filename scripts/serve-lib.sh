@@ -5,7 +5,8 @@
 start_server() {
   local log=$1
   shift
-  "$bin" serve --host 127.0.0.1 --port 0 --memory-log-secs 0 "$@" 2>"$log" &
+  # The embedded job store beside the log, not in the checkout.
+  "$bin" serve --host 127.0.0.1 --port 0 --memory-log-secs 0 --data-dir "$(dirname "$log")/data" "$@" 2>"$log" &
   SERVER_PID=$!
   SERVER_ADDR=""
   for _ in $(seq 100); do

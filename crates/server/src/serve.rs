@@ -49,7 +49,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // Jobs share the workers: half of them at most, so requests always find one.
-    let jobs = match args.jobs && state.lifecycle.engines.is_some() {
+    let jobs = match matches!(state.jobs, crate::state::JobsSlot::Opening(_)) {
         true => {
             let slots = args.job.job_workers.unwrap_or((args.engine.worker_count() / 2).max(1));
             Some(crate::jobs::start(state.clone(), &args.job, slots)?)

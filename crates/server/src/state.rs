@@ -192,7 +192,8 @@ impl AppState {
             routing,
             cache,
             fields_by_default: args.fields,
-            jobs: if args.jobs { JobsSlot::Opening(OnceLock::new()) } else { JobsSlot::Off },
+            // Jobs need engines to run them.
+            jobs: if args.jobs && args.enable_ocr { JobsSlot::Opening(OnceLock::new()) } else { JobsSlot::Off },
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
         })
     }
