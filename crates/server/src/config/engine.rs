@@ -124,7 +124,9 @@ pub struct EngineArgs {
     #[arg(long, env = "HUB_SPINNING", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub spinning: bool,
     /// Orientation classifiers to run (EXIF orientation is always applied).
-    #[arg(long, env = "HUB_ORIENTATION", value_enum, default_value = "off")]
+    /// `page` costs about 4 ms a receipt and leaves upright ones as they
+    /// were (docs/performance.md, "Orientation").
+    #[arg(long, env = "HUB_ORIENTATION", value_enum, default_value = "page")]
     pub orientation: Orientation,
     /// Characters the recogniser may output: `full` (multilingual) or `latin`
     /// (Western receipts; a smaller, faster recogniser) [default: from --profile].
