@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(classify(&mut Fixed([0.02, 0.03, 0.9, 0.05]), &page).unwrap(), Turn::Cw180);
         assert_eq!(classify(&mut Fixed([0.02, 0.91, 0.02, 0.05]), &page).unwrap(), Turn::Cw90);
         assert_eq!(classify(&mut Fixed([0.3, 0.1, 0.1, 0.5]), &page).unwrap(), Turn::None);
-        assert!(classify(&mut Fixed([0.0; 4]), &RgbImage::new(0, 0)).is_ok());
+        // Empty, single-pixel and sliver images are classified without trouble.
+        for (w, h) in [(0, 0), (1, 1), (1, 5000), (5000, 1), (3, 2)] {
+            assert!(classify(&mut Fixed([0.9, 0.0, 0.0, 0.1]), &RgbImage::new(w, h)).is_ok(), "{w}x{h}");
+        }
     }
 
     #[test]
