@@ -16,3 +16,53 @@ mkdir -p "$preds"
 # --fields: the answers carry the receipt fields, which the scorer also scores.
 "$root/target/release/inference-hub" ocr --fields --out-dir "$preds" "$@" "$data"/*.jpg >/dev/null
 python3 "$scorer" "$data" "$preds" --json "$preds/../report.json"
+
+# Rotated DEV: the same receipts turned 90°, 180° and 270° clockwise (lossless,
+# PNG), their ground-truth boxes turned with them, read with page orientation
+# (HUB_ORIENTATION=page unless the arguments say otherwise). Words are scored
+# without positions, so word F1 compares directly with upright DEV.
+# EVAL_ROTATED=0 skips it.
+[ "${EVAL_ROTATED:-1}" = 0 ] && exit 0
+python=$root/.cache/quantize-venv/bin/python # Pillow, from `make setup`
+rotated=$preds/../rotated
+rm -rf "$rotated" "$preds/../rotated-preds"
+mkdir -p "$rotated" "$preds/../rotated-preds"
+"$python" - "$data" "$rotated" <<'PY'
+import glob, json, os, shutil, sys
+from PIL import Image
+data, out = sys.argv[1:]
+for jpg in sorted(glob.glob(os.path.join(data, "*.jpg"))):
+    image_id = os.path.basename(jpg)[:-4]
+    image = Image.open(jpg)
+    w, h = image.size
+    for deg, op in ((90, Image.Transpose.ROTATE_270), (180, Image.Transpose.ROTATE_180), (270, Image.Transpose.ROTATE_90)):
+        name = f"{image_id}_r{deg}"
+        image.transpose(op).save(os.path.join(out, name + ".png"))
+        turn = {90: lambda x, y: (h - y, x), 180: lambda x, y: (w - x, h - y), 270: lambda x, y: (y, w - x)}[deg]
+        rows = []
+        with open(os.path.join(data, image_id + ".boxes.txt"), encoding="utf-8-sig", errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(",", 8)
+                if len(parts) < 9:
+                    continue
+                xy = [float(v) for v in parts[:8]]
+                pts = [turn(xy[i], xy[i + 1]) for i in range(0, 8, 2)]
+                rows.append(",".join(f"{v:g}" for p in pts for v in p) + "," + parts[8])
+        with open(os.path.join(out, name + ".boxes.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(rows) + "\n")
+        shutil.copy(os.path.join(data, image_id + ".key.json"), os.path.join(out, name + ".key.json"))
+PY
+HUB_ORIENTATION=${HUB_ORIENTATION:-page} "$root/target/release/inference-hub" ocr --fields \
+  --out-dir "$preds/../rotated-preds" "$@" "$rotated"/*.png >/dev/null
+echo
+echo "rotated DEV (each receipt turned 90°, 180° and 270°; HUB_ORIENTATION=${HUB_ORIENTATION:-page}):"
+python3 "$scorer" "$rotated" "$preds/../rotated-preds" --json "$preds/../report-rotated.json" | sed -n '/^metric/,$p'
+python3 - "$preds/../report-rotated.json" <<'PY'
+import json, sys
+per_image = json.load(open(sys.argv[1]))["per_image"]
+for deg in (90, 180, 270):
+    runs = [r["words_ci"] for k, r in per_image.items() if k.endswith(f"_r{deg}")]
+    tp, n_pred, n_gt = (sum(r[k] for r in runs) for k in ("tp", "n_pred", "n_gt"))
+    f1 = 2 * tp / (n_pred + n_gt) if n_pred + n_gt else 0.0
+    print(f"  turned {deg:>3}°: words, case-insensitive F1 {f1:.4f} ({len(runs)} receipts)")
+PY

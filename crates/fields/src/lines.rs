@@ -65,13 +65,14 @@ pub(crate) struct Page {
 
 impl Page {
     pub fn new(lines: &[Line]) -> Page {
+        let reading = reading_frame(lines);
         let mut items: Vec<Item> = lines
             .iter()
             .map(|l| {
                 let text = fold_text(l.text);
                 let upper = text.to_ascii_uppercase();
                 let (mut x0, mut x1, mut y0, mut y1) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-                for p in &l.bbox {
+                for p in l.bbox.map(&reading) {
                     if p[0].is_finite() && p[1].is_finite() {
                         x0 = x0.min(p[0]);
                         x1 = x1.max(p[0]);
@@ -245,6 +246,36 @@ pub(crate) fn has_any_word(hay: &str, words: &[&str]) -> bool {
     words.iter().any(|w| has_word(hay, w))
 }
 
+/// Coordinates in which the text reads left to right, top to bottom.
+///
+/// A box's first two corners run along its text (a page the OCR turned
+/// upright keeps its boxes on the image as uploaded, corners in reading
+/// order), so the direction most of the text runs in, to the nearest
+/// quarter turn, tells how the page lies. Upright pages keep their
+/// coordinates; turned ones are turned back (the offset is immaterial: the
+/// rules compare positions).
+fn reading_frame(lines: &[Line]) -> impl Fn([f32; 2]) -> [f32; 2] + use<> {
+    // Length of text running right, down, left and up.
+    let mut runs = [0.0f32; 4];
+    for l in lines {
+        let [dx, dy] = [l.bbox[1][0] - l.bbox[0][0], l.bbox[1][1] - l.bbox[0][1]];
+        if dx.is_finite() && dy.is_finite() {
+            let quarter = if dx.abs() >= dy.abs() {
+                if dx >= 0.0 { 0 } else { 2 }
+            } else if dy > 0.0 {
+                1
+            } else {
+                3
+            };
+            runs[quarter] += dx.hypot(dy);
+        }
+    }
+    let most = (0..4).fold(0, |best, q| if runs[q] > runs[best] { q } else { best });
+    // Unit vector of the reading direction; (x, y) → (along it, across it).
+    let [ux, uy] = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]][most];
+    move |[x, y]: [f32; 2]| [x * ux + y * uy, y * ux - x * uy]
+}
+
 /// Number of ASCII letters in `s`.
 pub(crate) fn letters(s: &str) -> usize {
     s.bytes().filter(u8::is_ascii_alphabetic).count()
@@ -282,6 +313,32 @@ mod tests {
         assert_eq!(page.rows[0].text, "TOTAL 9.00");
         assert_eq!(page.rows[0].items, vec![0, 2]);
         assert_eq!(page.items[1].row, 1);
+    }
+
+    #[test]
+    fn pages_turned_by_a_quarter_or_half_group_as_upright() {
+        // Corners in reading order, as the OCR gives them for a turned page.
+        let turn = |l: Line<'static>, q: u32| {
+            let bbox = l.bbox.map(|[x, y]| match q {
+                1 => [1000.0 - y, x],
+                2 => [1000.0 - x, 1000.0 - y],
+                3 => [y, 1000.0 - x],
+                _ => [x, y],
+            });
+            Line { bbox, ..l }
+        };
+        let lines = [
+            line("TOTAL", 10.0, 100.0, 60.0, 120.0),
+            line("CASH", 10.0, 130.0, 55.0, 150.0),
+            line("9.00", 200.0, 102.0, 240.0, 122.0),
+        ];
+        let upright = Page::new(&lines);
+        for q in 1..4 {
+            let page = Page::new(&lines.map(|l| turn(l, q)));
+            let rows = |p: &Page| p.rows.iter().map(|r| r.text.clone()).collect::<Vec<_>>();
+            assert_eq!(rows(&page), rows(&upright), "turned {} degrees", q * 90);
+            assert_eq!(page.line_h, upright.line_h);
+        }
     }
 
     #[test]

@@ -151,6 +151,69 @@ mod tests {
         }
     }
 
+    /// A JPEG of `stored` whose EXIF block says orientation `value`: a
+    /// little-endian TIFF header and one IFD entry, as cameras write it.
+    fn jpeg_with_orientation(stored: &RgbImage, value: u16) -> Vec<u8> {
+        use image::ImageEncoder;
+        let mut exif = b"II*\0".to_vec();
+        exif.extend_from_slice(&8u32.to_le_bytes()); // first IFD right after the header
+        exif.extend_from_slice(&1u16.to_le_bytes()); // one entry:
+        exif.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation,
+        exif.extend_from_slice(&3u16.to_le_bytes()); // SHORT,
+        exif.extend_from_slice(&1u32.to_le_bytes()); // one value,
+        exif.extend_from_slice(&value.to_le_bytes());
+        exif.extend_from_slice(&[0, 0]);
+        exif.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+        encoder.set_exif_metadata(exif).unwrap();
+        encoder.write_image(stored.as_raw(), stored.width(), stored.height(), image::ExtendedColorType::Rgb8).unwrap();
+        out
+    }
+
+    /// Every EXIF orientation, 1 to 8: the pixels are stored as a camera
+    /// held that way would store them (row 0 and column 0 of the stored
+    /// image are the sides of the scene the EXIF table names), and decoding
+    /// must give the scene upright, its red corner top-left.
+    #[test]
+    fn every_exif_orientation_decodes_upright() {
+        const RED: [u8; 3] = [220, 30, 30];
+        const GREEN: [u8; 3] = [30, 200, 30];
+        const BLUE: [u8; 3] = [30, 30, 220];
+        const GREY: [u8; 3] = [128, 128, 128];
+        // The scene: 64x32, a different colour in each quadrant.
+        let (w, h) = (64u32, 32u32);
+        let scene = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb(match (x < w / 2, y < h / 2) {
+                (true, true) => RED,
+                (false, true) => GREEN,
+                (true, false) => BLUE,
+                (false, false) => GREY,
+            })
+        });
+        let at = |x: u32, y: u32| *scene.get_pixel(x, y);
+        for value in 1..=8u16 {
+            let stored = match value {
+                1 => scene.clone(),
+                2 => RgbImage::from_fn(w, h, |x, y| at(w - 1 - x, y)),
+                3 => RgbImage::from_fn(w, h, |x, y| at(w - 1 - x, h - 1 - y)),
+                4 => RgbImage::from_fn(w, h, |x, y| at(x, h - 1 - y)),
+                // 5-8 store the scene on its side: h wide, w high.
+                5 => RgbImage::from_fn(h, w, |x, y| at(y, x)),
+                6 => RgbImage::from_fn(h, w, |x, y| at(w - 1 - y, x)),
+                7 => RgbImage::from_fn(h, w, |x, y| at(w - 1 - y, h - 1 - x)),
+                _ => RgbImage::from_fn(h, w, |x, y| at(y, h - 1 - x)),
+            };
+            let decoded = decode_image(&jpeg_with_orientation(&stored, value), &DecodeLimits::default()).unwrap();
+            assert_eq!(decoded.dimensions(), (w, h), "orientation {value}");
+            for (x, y, want) in [(16, 8, RED), (48, 8, GREEN), (16, 24, BLUE), (48, 24, GREY)] {
+                let got = decoded.get_pixel(x, y).0;
+                let close = got.iter().zip(want).all(|(g, w)| g.abs_diff(w) < 40);
+                assert!(close, "orientation {value}: pixel ({x}, {y}) is {got:?}, want {want:?}");
+            }
+        }
+    }
+
     #[test]
     fn cut_jpegs_are_refused_and_trailing_bytes_are_not() {
         let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));

@@ -12,6 +12,7 @@
 //! | `engine`      | the [`Model`] seam and its ONNX Runtime implementation       |
 //! | `model_pool`  | interchangeable sessions of one model, checked out per run   |
 //! | `decode`      | bytes → upright RGB (format sniffing, limits, EXIF)          |
+//! | `page_orientation` | optional 0/90/180/270° page classifier, boxes mapped back |
 //! | `detection`   | DB detector: resize policy, normalisation, map → boxes       |
 //! | `layout`      | reading order                                                |
 //! | `crop`        | perspective crop of each line at the recogniser's height     |
@@ -49,6 +50,7 @@ mod lookup;
 mod model_pool;
 mod models;
 mod orientation;
+mod page_orientation;
 mod pipeline;
 mod probe;
 mod recognition;

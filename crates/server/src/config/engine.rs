@@ -59,6 +59,24 @@ impl Profile {
     }
 }
 
+/// `--orientation`: which orientation classifiers run before reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Orientation {
+    /// None: images are read as uploaded (after their EXIF orientation).
+    #[value(alias = "false", alias = "0", alias = "no")]
+    Off,
+    /// Turn pages photographed or scanned sideways or upside down (90°,
+    /// 180°, 270°) upright before detection; boxes stay on the image as
+    /// uploaded. `auto` is the same.
+    #[value(alias = "auto")]
+    Page,
+    /// Turn single upside-down lines (the line classifier; formerly `true`).
+    #[value(alias = "true", alias = "1", alias = "yes")]
+    Lines,
+    /// Both.
+    All,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Engines to load, comma-separated; the first is the default, the
@@ -105,9 +123,11 @@ pub struct EngineArgs {
     /// Let idle ONNX Runtime threads spin (lower latency, busier CPU).
     #[arg(long, env = "HUB_SPINNING", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub spinning: bool,
-    /// Turn upside-down text lines with the orientation classifier.
-    #[arg(long, env = "HUB_ORIENTATION", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
-    pub orientation: bool,
+    /// Orientation classifiers to run (EXIF orientation is always applied).
+    /// `page` costs about 4 ms a receipt and leaves upright ones as they
+    /// were (docs/performance.md, "Orientation").
+    #[arg(long, env = "HUB_ORIENTATION", value_enum, default_value = "page")]
+    pub orientation: Orientation,
     /// Characters the recogniser may output: `full` (multilingual) or `latin`
     /// (Western receipts; a smaller, faster recogniser) [default: from --profile].
     #[arg(long, env = "HUB_ALPHABET")]
@@ -204,7 +224,8 @@ impl EngineArgs {
                 crop_margin: self.crop_margin,
                 ..defaults.recognition
             },
-            orientation: self.orientation,
+            line_orientation: matches!(self.orientation, Orientation::Lines | Orientation::All),
+            page_orientation: matches!(self.orientation, Orientation::Page | Orientation::All),
             alphabet: self.alphabet(),
             min_confidence: self.min_confidence,
             space_boost: self.space_boost,
