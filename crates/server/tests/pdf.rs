@@ -51,6 +51,15 @@ async fn pdfs_read_as_their_images_page_by_page_and_text_layers_skip_ocr() {
     assert_eq!(wrapped.status, 200, "{}", wrapped.json);
     assert!(lines_of(&image.json).len() >= 5, "the probe receipt has text: {}", image.json);
     assert_eq!(lines_of(&wrapped.json), lines_of(&image.json));
+    // For docs/performance.md: the page's drawing is the difference.
+    let time = |json: &Value| json["processing_time_ms"].as_f64().unwrap();
+    eprintln!(
+        "probe receipt {}x{}: as PNG {:.1} ms, as a PDF page {:.1} ms",
+        photo.width(),
+        photo.height(),
+        time(&image.json),
+        time(&wrapped.json)
+    );
     assert_eq!((wrapped.json["page_count"].clone(), wrapped.json["ocr_pages"].clone()), (json!(1), json!([1])));
     assert!(pages(&wrapped.json).iter().all(|&p| p == 1));
 
