@@ -112,4 +112,13 @@ async fn pdfs_read_as_their_images_page_by_page_and_text_layers_skip_ocr() {
     };
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["result"]["results"][0]["ocr_pages"], json!([1]), "{job}");
+
+    // Pages are counted by the way they were read.
+    let (status, _, metrics) = server.get_text("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    for path in ["text", "ocr"] {
+        let line = format!("ocr_pdf_pages_total{{path=\"{path}\"}}");
+        let count = metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).map(|v| v.trim().parse::<f64>());
+        assert!(matches!(count, Some(Ok(n)) if n >= 1.0), "{line}: {count:?}");
+    }
 }
