@@ -13,6 +13,7 @@
 use axum::body::Bytes;
 use metrics::{counter, histogram};
 
+use crate::pdf_pages::PdfText;
 use crate::score::agreement;
 use crate::state::{AppState, EngineSlot, Loaded, SharedState};
 use crate::wire::error::ApiError;
@@ -48,7 +49,8 @@ pub fn choose<'a>(state: &'a AppState, named: Option<&str>) -> Result<(&'a Engin
 pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, answer: &OcrResponse) {
     let Some((engine, rate)) = state.routing.shadow else { return };
     let default = state.lifecycle.engines.as_ref().map(|e| e.default_slot());
-    if default.is_none_or(|d| d.name != served) || fastrand::f64() >= rate {
+    // PDFs are not sampled: pages read from their text layer compare nothing.
+    if default.is_none_or(|d| d.name != served) || answer.page_count.is_some() || fastrand::f64() >= rate {
         return;
     }
     let (Some(primary), Some(shadow)) = (default.and_then(EngineSlot::ready), state.engine(Some(engine)).ok()) else {
@@ -73,7 +75,7 @@ pub fn shadow(state: &SharedState, served: &'static str, image: Bytes, answer: &
         else {
             return;
         };
-        match background.recognize(image).await {
+        match background.recognize(image, PdfText::Auto, None).await {
             Ok(read) => {
                 let texts: Vec<&str> = read.lines.iter().map(|l| l.text.as_str()).collect();
                 let served: Vec<&str> = served_text.iter().map(String::as_str).collect();

@@ -8,6 +8,7 @@
 //! | `wire`    | what every HTTP surface speaks: errors, OCR response, uploads,    |
 //! |           | access guard, request id and HTTP metrics, serve loop, recorder   |
 //! | `score`   | the shared scorer's metrics (word F1, CER) and engine agreement   |
+//! | `pdf_pages`| PDF uploads on the workers: text layers or pages drawn for OCR   |
 //! | `workers` | inference threads, one per engine instance, bounded queue         |
 //! | `state`   | what the service's handlers share: limits, identity, engines      |
 //! | `dispatch`| which engine reads a request: named, A/B split; shadow comparisons|
@@ -35,6 +36,7 @@ mod jobs;
 mod memory;
 mod metrics;
 mod notify;
+mod pdf_pages;
 mod reading;
 mod score;
 mod serve;

@@ -61,6 +61,10 @@ fn describe() {
     describe_gauge!("ocr_queue_depth", "Images waiting for one of the engine's workers");
     describe_gauge!("ocr_queue_capacity", "Images that may wait for the engine's workers before requests get 429");
     describe_gauge!("ocr_workers", "The engine's worker threads");
+    describe_counter!(
+        "ocr_pdf_pages_total",
+        "PDF pages read, by path: `text` (the page's text layer) or `ocr` (drawn at 200 DPI and read by the engine)"
+    );
     describe_counter!("ocr_ab_fallback_total", "A/B picks of an engine not loaded yet, served by the default instead");
     describe_counter!(
         "ocr_shadow_total",

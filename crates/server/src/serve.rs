@@ -91,7 +91,7 @@ pub(crate) fn load_engine(state: &AppState, args: &EngineArgs, name: &'static st
     let instances = args.worker_count() + usize::from(is_shadow);
     let outcome = args.load(name, instances).map_err(|e| e.to_string()).and_then(|mut engine| {
         let start = |instances, queue, priority| {
-            Workers::start(name, instances, args.decode_limits(), queue, priority)
+            Workers::start(name, instances, args.read_limits(), queue, priority)
                 .map_err(|e| format!("cannot start workers: {e}"))
         };
         let shadow = match is_shadow {

@@ -14,21 +14,28 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use crossbeam_channel::{Sender, unbounded};
-use hub_engines::{Engine, read_bytes};
-use hub_ocr::{DecodeLimits, TextLine};
+use hub_engines::Engine;
+use hub_ocr::TextLine;
 use tokio::sync::oneshot;
 
+pub use crate::pdf_pages::ReadLimits;
+use crate::pdf_pages::{Pages, PdfText, read_upload};
 use crate::wire::error::ApiError;
 
-/// The outcome of one image.
+/// The outcome of one upload.
 pub struct Recognized {
     pub lines: Vec<TextLine>,
+    /// For a PDF: each line's page, and which pages the engine read.
+    pub pages: Option<Pages>,
     /// Decode plus engine time on the worker, without queueing.
     pub elapsed: Duration,
 }
 
 struct Job {
     image: Bytes,
+    pdf_text: PdfText,
+    /// A PDF starts no page after it.
+    deadline: Option<Instant>,
     reply: oneshot::Sender<Result<Recognized, ApiError>>,
     /// The request's span: the worker's log lines carry its request id.
     span: tracing::Span,
@@ -57,12 +64,12 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts one thread per instance; at most `queue` jobs wait. Images
-    /// are decoded on the worker within `limits`.
+    /// Starts one thread per instance; at most `queue` jobs wait. Uploads
+    /// are decoded (PDFs drawn) on the worker within `limits`.
     pub fn start(
         name: &str,
         instances: Vec<Box<dyn Engine>>,
-        limits: DecodeLimits,
+        limits: ReadLimits,
         queue: usize,
         priority: Priority,
     ) -> std::io::Result<Self> {
@@ -86,7 +93,8 @@ impl Workers {
                     }
                     busy.fetch_add(1, Ordering::Relaxed);
                     let _entered = job.span.enter();
-                    let _ = job.reply.send(run_one(engine.as_mut(), &job.image, &limits));
+                    let outcome = run_one(engine.as_mut(), &job, &limits);
+                    let _ = job.reply.send(outcome);
                     busy.fetch_sub(1, Ordering::Relaxed);
                 }
             })?;
@@ -118,16 +126,22 @@ impl Workers {
         self.capacity.saturating_sub(self.queued())
     }
 
-    /// Queues an image and waits for its lines. A full queue is refused at
+    /// Queues an upload and waits for its lines. A full queue is refused at
     /// once (429 `overloaded`) rather than left to grow; dropping the future
-    /// drops the queued work.
-    pub async fn recognize(&self, image: Bytes) -> Result<Recognized, ApiError> {
+    /// drops the queued work (a PDF being read stops at `deadline`).
+    pub async fn recognize(
+        &self,
+        image: Bytes,
+        pdf_text: PdfText,
+        deadline: Option<Instant>,
+    ) -> Result<Recognized, ApiError> {
         self.queued
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| (q < self.capacity).then_some(q + 1))
             .map_err(|_| ApiError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
         // Workers only stop with the process, so the channel stays open.
-        self.jobs.send(Job { image, reply, span: tracing::Span::current() }).map_err(|_| ApiError::Internal)?;
+        let job = Job { image, pdf_text, deadline, reply, span: tracing::Span::current() };
+        self.jobs.send(job).map_err(|_| ApiError::Internal)?;
         answer.await.map_err(|_| ApiError::Internal)?
     }
 }
@@ -144,13 +158,14 @@ fn run_when_idle() {
     }
 }
 
-/// One image on one engine instance. A panic in native or engine code fails
+/// One upload on one engine instance. A panic in native or engine code fails
 /// this request only; the worker and its engine carry on.
-fn run_one(engine: &mut dyn Engine, image: &[u8], limits: &DecodeLimits) -> Result<Recognized, ApiError> {
+fn run_one(engine: &mut dyn Engine, job: &Job, limits: &ReadLimits) -> Result<Recognized, ApiError> {
     let started = Instant::now();
-    match catch_unwind(AssertUnwindSafe(|| read_bytes(engine, image, limits))) {
-        Ok(Ok(lines)) => Ok(Recognized { lines, elapsed: started.elapsed() }),
-        Ok(Err(err)) => Err(ApiError::from(err)),
+    let read = || read_upload(engine, &job.image, limits, job.pdf_text, job.deadline);
+    match catch_unwind(AssertUnwindSafe(read)) {
+        Ok(Ok((lines, pages))) => Ok(Recognized { lines, pages, elapsed: started.elapsed() }),
+        Ok(Err(err)) => Err(err),
         Err(_) => {
             tracing::error!("inference panicked; the request failed, the worker continues");
             Err(ApiError::Internal)

@@ -11,6 +11,8 @@ use hub_ocr::{
     SessionOptions,
 };
 
+use crate::workers::ReadLimits;
+
 /// The ONNX Runtime version `make setup` installs: the repository's
 /// `ORT_VERSION` file is its one source (`tests/ort_version.rs` checks the
 /// places that cannot read it).
@@ -159,6 +161,10 @@ pub struct EngineArgs {
     /// Largest image accepted, in megapixels (checked before decoding).
     #[arg(long, env = "HUB_MAX_MEGAPIXELS", default_value_t = 50)]
     pub max_megapixels: u64,
+    /// Most pages in one PDF (each is drawn at 200 DPI within
+    /// --max-megapixels and read); more are refused with 413.
+    #[arg(long, env = "HUB_MAX_PDF_PAGES", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_pdf_pages: u16,
     /// When the int8 models misread the built-in probe receipt on this CPU:
     /// `fallback` serves the fp32 models instead, `fail` refuses to load,
     /// `off` skips the probe.
@@ -272,6 +278,12 @@ impl EngineArgs {
     /// Image limits checked before any engine runs.
     pub fn decode_limits(&self) -> DecodeLimits {
         self.ocr_options().decode
+    }
+
+    /// What the workers accept: images within the decode limits, PDFs of at
+    /// most `--max-pdf-pages` pages.
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits { decode: self.decode_limits(), max_pdf_pages: usize::from(self.max_pdf_pages) }
     }
 
     /// Loads `instances` instances of engine `name` (one per worker);

@@ -71,7 +71,7 @@ async fn read_batch_form(
     let reads = upload.parts.into_iter().map(|part| async move {
         let outcome = match part.image {
             // Each image through the cache: a repeated receipt costs no worker.
-            Ok(image) => reading::read(state, slot, loaded, image, bypass).await,
+            Ok(image) => reading::read(state, slot, loaded, image, bypass, options.pdf_text).await,
             Err(err) => Err(err),
         };
         (part.filename, outcome)

@@ -28,6 +28,8 @@ pub struct SubmitQuery {
     pub engine: Option<String>,
     /// `true`: add each receipt's fields to its answer. Default: `--fields`.
     pub fields: Option<String>,
+    /// PDFs: `auto` (text layers where real) or `off` (OCR every page); the same as the form field.
+    pub pdf_text: Option<String>,
     /// Where to POST the job when it ends (host on `--callback-hosts`); the same as the form field.
     pub callback_url: Option<String>,
 }
@@ -52,7 +54,11 @@ pub async fn submit(
     let read = read_batch(form, limits.max_upload_bytes, limits.max_batch, limits.max_batch_bytes);
     let mut upload = timeout(limits.body_timeout, read).await.map_err(|_| ApiError::BodyTimeout)??;
     let callback_url = one_of("callback_url", query.callback_url, upload.options.callback_url.take())?;
-    let options = Options::resolve(&state, OcrQuery { engine: query.engine, fields: query.fields }, upload.options)?;
+    let options = Options::resolve(
+        &state,
+        OcrQuery { engine: query.engine, fields: query.fields, pdf_text: query.pdf_text },
+        upload.options,
+    )?;
     // An engine this service does not run is refused now, not when a worker finds out.
     state.engine(options.engine.as_deref())?;
     if let Some(url) = &callback_url {
@@ -67,7 +73,7 @@ pub async fn submit(
         })?;
         images.push(Image { filename: part.filename, bytes: bytes.to_vec() });
     }
-    let job_options = JobOptions { engine: options.engine, fields: options.fields };
+    let job_options = JobOptions { engine: options.engine, fields: options.fields, pdf_text: options.pdf_text };
     let new = NewJob {
         owner: state.access.owner(&headers),
         idempotency_key,

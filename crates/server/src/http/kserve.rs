@@ -13,14 +13,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use futures_util::future::try_join_all;
-use hub_ocr::sniff_format;
 use serde_json::json;
 use tokio::time::timeout;
 
+use crate::pdf_pages::PdfText;
 use crate::state::{AppState, EngineSlot};
 use crate::wire::ERROR_CODE_HEADER;
 use crate::wire::error::{ApiError, ErrorCode};
 use crate::wire::response::OcrResponse;
+use crate::wire::upload::sniff_type;
 
 /// Base64 as clients send it: standard alphabet, padding optional.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -159,7 +160,7 @@ pub async fn run_batch(
             Some(ApiError::EmptyFile)
         } else if image.len() > state.limits.max_upload_bytes {
             Some(ApiError::FileTooLarge(state.limits.max_upload_bytes))
-        } else if sniff_format(image).is_none() {
+        } else if sniff_type(image).is_none() {
             Some(ApiError::UnsupportedFormat)
         } else {
             None
@@ -171,7 +172,7 @@ pub async fn run_batch(
     let count = images.len();
     let started = Instant::now();
     let jobs = images.into_iter().enumerate().map(|(i, image)| async move {
-        let read = crate::reading::read(state, slot, loaded, image.into(), bypass).await;
+        let read = crate::reading::read(state, slot, loaded, image.into(), bypass, PdfText::Auto).await;
         let mut response = read.map_err(|e| ProtocolError::Api(e, Some(i)))?.response;
         if fields {
             response.add_fields();

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use tokio::time::{Instant, timeout};
 
 use crate::dispatch;
+use crate::pdf_pages::PdfText;
 use crate::reading::{self, Read};
 use crate::state::{AppState, SharedState};
 use crate::wire::error::ApiError;
@@ -26,6 +27,10 @@ pub struct OcrQuery {
     /// `true`: add the receipt's fields (company, address, date, total, ...)
     /// to the answer; the same as the form field `fields`. Default: `--fields`.
     pub fields: Option<String>,
+    /// PDFs: `auto` reads a page's text layer when it has real text, `off`
+    /// runs OCR on every page; the same as the form field `pdf_text`.
+    /// Default: `auto`.
+    pub pdf_text: Option<String>,
 }
 
 /// Reads the text lines of one receipt or document image.
@@ -82,10 +87,12 @@ async fn read_receipt(
     *engine = slot.name;
     // Dropping the wait on timeout closes the reply channel, and a worker
     // skips a job whose client is gone.
-    let mut read =
-        timeout(state.limits.request_timeout, reading::read(state, slot, loaded, upload.image.clone(), bypass))
-            .await
-            .map_err(|_| ApiError::DeadlineExceeded)??;
+    let mut read = timeout(
+        state.limits.request_timeout,
+        reading::read(state, slot, loaded, upload.image.clone(), bypass, options.pdf_text),
+    )
+    .await
+    .map_err(|_| ApiError::DeadlineExceeded)??;
     if options.fields {
         read.response.add_fields();
     }
@@ -109,6 +116,7 @@ pub struct Options {
     pub engine: Option<String>,
     /// Add the receipt's fields to the answer.
     pub fields: bool,
+    pub pdf_text: PdfText,
 }
 
 impl Options {
@@ -122,7 +130,8 @@ impl Options {
             Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => return Err(ApiError::InvalidParameter(format!("`fields` is `{v}`; use true or false"))),
         };
-        Ok(Self { engine, fields })
+        let pdf_text = PdfText::parse(one_of("pdf_text", query.pdf_text, form.pdf_text)?.as_deref())?;
+        Ok(Self { engine, fields, pdf_text })
     }
 }
 

@@ -156,12 +156,14 @@ fn upload() -> Value {
             "type": "object",
             "description": "exactly one image part, `file` or `image_file`; unknown text fields are ignored",
             "properties": {
-                "file": image("JPEG, PNG, WEBP or BMP image"),
+                "file": image("JPEG, PNG, WEBP or BMP image, or a PDF of up to --max-pdf-pages pages"),
                 "image_file": image("the same, under the other accepted name"),
                 "engine": {"type": "string", "description": "the engine to read with (`paddle`, `tesseract`; \
                            /health lists the loaded ones); the same as the query parameter"},
                 "fields": {"type": "string", "enum": ["true", "false"], "description": "add the receipt's fields \
                            (company, address, date, total, ...) to the answer [default: --fields]"},
+                "pdf_text": {"type": "string", "enum": ["auto", "off"], "description": "PDFs: `auto` reads a \
+                             page's text layer when it has real text, `off` runs OCR on every page [default: auto]"},
             },
         }}},
     })
@@ -242,6 +244,12 @@ mod tests {
             ApiError::ContentTypeMismatch { declared: String::new(), actual: "image/png" },
             ApiError::InvalidImage(String::new()),
             ApiError::ImageTooLarge(String::new()),
+            ApiError::from(hub_pdf::PdfError::Encrypted("")),
+            ApiError::from(hub_pdf::PdfError::Malformed(String::new())),
+            ApiError::from(hub_pdf::PdfError::NoPages),
+            ApiError::from(hub_pdf::PdfError::TooManyPages { count: 11, max: 10 }),
+            ApiError::from(hub_pdf::PdfError::PageTooLarge { page: 1, width_pt: 1.0, height_pt: 1.0, max_pt: 1.0 }),
+            ApiError::from(hub_pdf::PdfError::TooComplex(String::new())),
             ApiError::InvalidParameter(String::new()),
             ApiError::UnknownEngine { name: String::new(), known: vec![] },
             ApiError::EngineNotReady { name: "tesseract", why: String::new() },

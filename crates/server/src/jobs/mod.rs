@@ -18,6 +18,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::JobArgs;
+use crate::pdf_pages::PdfText;
 use crate::state::{JobService, SharedState};
 
 pub use view::{CallbackView, JobList, JobView, Submission};
@@ -28,6 +29,9 @@ pub struct JobOptions {
     /// `None`: the default engine of the process that runs it.
     pub engine: Option<String>,
     pub fields: bool,
+    /// Absent in jobs stored before PDFs were read: `auto`.
+    #[serde(default)]
+    pub pdf_text: PdfText,
 }
 
 /// The running job tasks of this process; [`Self::shutdown`] hands

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::{sleep, timeout};
 
 use super::{JobOptions, Settings};
+use crate::pdf_pages::PdfText;
 use crate::reading;
 use crate::state::{AppState, EngineSlot, EngineStatus, JobService, Loaded, SharedState};
 use crate::wire::error::ApiError;
@@ -135,7 +136,7 @@ async fn read_job(state: &AppState, claim: &Claim) -> Result<String, String> {
     let started = Instant::now();
     let mut results = Vec::with_capacity(claim.images.len());
     for Image { filename, bytes } in &claim.images {
-        let item = match read_image(state, slot, loaded, Bytes::from(bytes.clone())).await {
+        let item = match read_image(state, slot, loaded, Bytes::from(bytes.clone()), options.pdf_text).await {
             Ok(mut response) => {
                 if options.fields {
                     response.add_fields();
@@ -169,12 +170,14 @@ async fn read_image(
     slot: &EngineSlot,
     loaded: &Loaded,
     image: Bytes,
+    pdf_text: PdfText,
 ) -> Result<crate::wire::response::OcrResponse, ApiError> {
     loop {
         while !loaded.pool.idle() {
             sleep(Duration::from_millis(5)).await;
         }
-        let read = timeout(state.limits.request_timeout, reading::read(state, slot, loaded, image.clone(), false));
+        let read =
+            timeout(state.limits.request_timeout, reading::read(state, slot, loaded, image.clone(), false, pdf_text));
         match read.await {
             Ok(Err(ApiError::Overloaded)) => continue,
             Ok(outcome) => return outcome.map(|read| read.response),

@@ -24,7 +24,7 @@ pub enum ApiError {
     TooManyImages {
         limit: usize,
     },
-    /// The bytes are not a JPEG, PNG, WEBP or BMP image.
+    /// The bytes are not a JPEG, PNG, WEBP or BMP image, nor a PDF.
     UnsupportedFormat,
     /// The part's Content-Type names another format than its bytes are.
     ContentTypeMismatch {
@@ -35,6 +35,12 @@ pub enum ApiError {
     InvalidImage(String),
     /// The image is decodable in principle but over the pixel limits.
     ImageTooLarge(String),
+    /// A PDF that cannot be read within the limits: `code` is hub-pdf's
+    /// (`pdf_encrypted`, `pdf_too_many_pages`, ...), all the uploader's fault.
+    Pdf {
+        code: &'static str,
+        message: String,
+    },
     /// A request option has a value the service cannot use.
     InvalidParameter(String),
     /// The request names an engine this service does not run.
@@ -112,6 +118,10 @@ impl ApiError {
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            // Too many or too large pages are a size limit, as for images;
+            // the rest is a PDF the service understands but will not read.
+            Pdf { code: "pdf_too_many_pages" | "pdf_page_too_large", .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Pdf { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             NotReady | ModelsUnavailable(_) | EngineNotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
             CapabilityDisabled(_) | NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -131,6 +141,7 @@ impl ApiError {
             ContentTypeMismatch { .. } => "content_type_mismatch",
             InvalidImage(_) => "invalid_image",
             ImageTooLarge(_) => "image_too_large",
+            Pdf { code, .. } => code,
             InvalidParameter(_) => "invalid_parameter",
             UnknownEngine { .. } => "unknown_engine",
             EngineNotReady { .. } => "engine_not_ready",
@@ -170,12 +181,13 @@ impl ApiError {
             EmptyFile => "the uploaded file is empty".into(),
             FileTooLarge(limit) => format!("the upload exceeds the limit of {} MB", limit / (1024 * 1024)),
             TooManyImages { limit } => format!("more images than the limit of {limit} in one batch"),
-            UnsupportedFormat => "unsupported image format: send JPEG, PNG, WEBP or BMP".into(),
+            UnsupportedFormat => "unsupported format: send a JPEG, PNG, WEBP or BMP image, or a PDF".into(),
             ContentTypeMismatch { declared, actual } => {
                 format!("the file is declared as `{declared}` but its bytes are `{actual}`")
             }
             InvalidImage(why) => format!("the image cannot be decoded: {why}"),
             ImageTooLarge(why) => format!("image too large: {why}"),
+            Pdf { message, .. } => message.clone(),
             InvalidParameter(why) => format!("invalid parameter: {why}"),
             UnknownEngine { name, known } => {
                 format!("unknown engine `{name}`: this service runs {}", known.join(", "))

@@ -6,6 +6,7 @@ use std::time::Duration;
 use hub_ocr::TextLine;
 
 use super::error::ApiError;
+use crate::pdf_pages::Pages;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -27,6 +28,13 @@ pub struct OcrResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub fields: Option<serde_json::Value>,
+    /// PDFs only: how many pages it has (every one is read, in order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_count: Option<usize>,
+    /// PDFs only: the pages (from 1) read by OCR; the others' lines are
+    /// their text layer (confidence 1), with `pdf_text=auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_pages: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -34,8 +42,12 @@ pub struct Line {
     pub text: String,
     /// Mean probability of the line's characters, 0..1.
     pub confidence: f64,
-    /// Corners in original pixels, clockwise from top-left.
+    /// Corners in original pixels, clockwise from top-left (for a PDF, in
+    /// the pixels of its page drawn at 200 DPI).
     pub bbox: [[i64; 2]; 4],
+    /// PDFs only: the page (from 1) the line is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<usize>,
 }
 
 fn round(value: f64, decimals: i32) -> f64 {
@@ -56,6 +68,7 @@ impl OcrResponse {
                 confidence: round(f64::from(l.confidence), 4),
                 bbox: l.bbox.map(|[x, y]| [x.round() as i64, y.round() as i64]),
                 text: l.text,
+                page: None,
             })
             .collect();
         Self {
@@ -65,18 +78,43 @@ impl OcrResponse {
             processing_time_ms: round(elapsed.as_secs_f64() * 1000.0, 1),
             engine: engine.to_owned(),
             fields: None,
+            page_count: None,
+            ocr_pages: None,
         }
     }
 
-    /// Adds the receipt's fields, read from the lines (`hub-fields`).
+    /// A PDF's answer: each line with its page, the page count, the pages OCR read.
+    pub fn paged(mut self, pages: Option<Pages>) -> Self {
+        if let Some(pages) = pages {
+            for (line, page) in self.lines.iter_mut().zip(pages.of_line) {
+                line.page = Some(page);
+            }
+            self.page_count = Some(pages.count);
+            self.ocr_pages = Some(pages.ocr);
+        }
+        self
+    }
+
+    /// Adds the receipt's fields, read from the lines (`hub-fields`). A
+    /// PDF's pages count as one long receipt: each page is placed below the
+    /// one before (its boxes shifted down past the previous page's lowest
+    /// line), so a total on page 2 is still found and rows never mix pages;
+    /// `sources` index the answer's lines as they are.
     pub fn add_fields(&mut self) {
+        let (mut offset, mut bottom, mut page) = (0i64, 0i64, self.lines.first().and_then(|l| l.page));
         let lines: Vec<hub_fields::Line> = self
             .lines
             .iter()
-            .map(|l| hub_fields::Line {
-                text: &l.text,
-                confidence: l.confidence as f32,
-                bbox: l.bbox.map(|[x, y]| [x as f32, y as f32]),
+            .map(|l| {
+                if l.page != page {
+                    (offset, page) = (bottom + 1, l.page);
+                }
+                bottom = bottom.max(offset + l.bbox.iter().map(|p| p[1]).max().unwrap_or(0));
+                hub_fields::Line {
+                    text: &l.text,
+                    confidence: l.confidence as f32,
+                    bbox: l.bbox.map(|[x, y]| [x as f32, (y + offset) as f32]),
+                }
             })
             .collect();
         self.fields = serde_json::to_value(hub_fields::extract(&lines)).ok();

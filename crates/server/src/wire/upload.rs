@@ -1,6 +1,7 @@
 //! Reading an uploaded image from a multipart form, with the checks both
 //! the service and the gateway make before anything runs: one image part,
-//! within the size limit, a supported format whose declared type agrees;
+//! within the size limit, a supported format (an image or a PDF) whose
+//! declared type agrees;
 //! and the short text options a form may carry beside it.
 
 use axum::body::Bytes;
@@ -38,12 +39,14 @@ pub struct FormOptions {
     pub engine: Option<String>,
     /// `fields=true`: add the receipt's fields to the answer.
     pub fields: Option<String>,
+    /// `pdf_text=auto|off`: may a PDF page's text layer replace OCR.
+    pub pdf_text: Option<String>,
     /// `callback_url=URL`: where a job's result is posted (`/v1/jobs` only).
     pub callback_url: Option<String>,
 }
 
 impl FormOptions {
-    const NAMES: [&str; 3] = ["engine", "fields", "callback_url"];
+    const NAMES: [&str; 4] = ["engine", "fields", "pdf_text", "callback_url"];
 
     /// Reads option field `name` (one of [`Self::NAMES`]).
     async fn take(&mut self, name: &str, field: Field<'_>, limit: usize) -> Result<(), ApiError> {
@@ -52,6 +55,7 @@ impl FormOptions {
         match name {
             "engine" => self.engine = value,
             "fields" => self.fields = value,
+            "pdf_text" => self.pdf_text = value,
             _ => self.callback_url = value,
         }
         Ok(())
@@ -157,11 +161,20 @@ fn option_text(name: &str, value: &[u8]) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::InvalidParameter(format!("`{name}` must be short UTF-8 text")))
 }
 
-/// The bytes must be a supported image, and a declared Content-Type must not
-/// name another format (a renamed or disguised file is refused, not guessed).
+/// The media type of an upload, from its bytes: a supported image format,
+/// or a PDF (`%PDF-` near the start); `None` for anything else.
+pub fn sniff_type(bytes: &[u8]) -> Option<&'static str> {
+    if hub_pdf::is_pdf(bytes) {
+        return Some("application/pdf");
+    }
+    sniff_format(bytes).map(|format| format.to_mime_type())
+}
+
+/// The bytes must be a supported image or a PDF, and a declared Content-Type
+/// must not name another format (a renamed or disguised file is refused,
+/// not guessed).
 fn check_type(declared: Option<&str>, bytes: &[u8]) -> Result<(), ApiError> {
-    let format = sniff_format(bytes).ok_or(ApiError::UnsupportedFormat)?;
-    let actual = format.to_mime_type();
+    let actual = sniff_type(bytes).ok_or(ApiError::UnsupportedFormat)?;
     let Some(declared) = declared else { return Ok(()) };
     let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     let agrees = match essence.as_str() {
@@ -170,6 +183,7 @@ fn check_type(declared: Option<&str>, bytes: &[u8]) -> Result<(), ApiError> {
         "image/jpg" | "image/pjpeg" => actual == "image/jpeg",
         "image/x-png" => actual == "image/png",
         "image/x-bmp" | "image/x-ms-bmp" => actual == "image/bmp",
+        "application/x-pdf" => actual == "application/pdf",
         other => other == actual,
     };
     if agrees {

@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod kserve;
+pub mod pdf;
 
 use ab_glyph::{FontVec, PxScale};
 use image::{ImageFormat, Rgb, RgbImage};
@@ -563,6 +564,17 @@ pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
         assert_eq!(keys(receipt), set(&expected), "fields: {receipt}");
         fields.push("fields");
     }
+    // A PDF's answer, and only a PDF's, numbers pages: `page_count`,
+    // `ocr_pages` (the pages OCR read) and each line's `page`.
+    let pages = json.get("page_count").map(|count| count.as_u64().expect("page_count is a number"));
+    if let Some(count) = pages {
+        assert!(count >= 1, "page_count {count}");
+        let ocr = json["ocr_pages"].as_array().expect("ocr_pages is an array with page_count");
+        for page in ocr {
+            assert!((1..=count).contains(&page.as_u64().expect("a page number")), "ocr_pages {ocr:?}");
+        }
+        fields.extend(["page_count", "ocr_pages"]);
+    }
     assert_eq!(keys(json), set(&fields), "body: {json}");
     let engine = json["engine"].as_str().expect("engine is a string");
     assert!(["paddle", "tesseract"].contains(&engine), "engine {engine}");
@@ -575,7 +587,14 @@ pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
     let lines: Vec<OcrLine> = raw
         .iter()
         .map(|line| {
-            assert_eq!(keys(line), set(&["text", "confidence", "bbox"]), "line: {line}");
+            match pages {
+                None => assert_eq!(keys(line), set(&["text", "confidence", "bbox"]), "line: {line}"),
+                Some(count) => {
+                    assert_eq!(keys(line), set(&["text", "confidence", "bbox", "page"]), "line: {line}");
+                    let page = line["page"].as_u64().expect("page is a number");
+                    assert!((1..=count).contains(&page), "page {page} of {count}: {line}");
+                }
+            }
             let text = line["text"].as_str().expect("text is a string").to_owned();
             let confidence = line["confidence"].as_f64().expect("confidence is a number");
             assert!((0.0..=1.0).contains(&confidence), "confidence {confidence} of {text:?}");

@@ -231,7 +231,7 @@ fn cases(s: &Samples) -> Vec<Case> {
     let forty_kb: Vec<(String, String)> = (0..40).map(|i| (format!("X-Pad{i}"), "p".repeat(1000))).collect();
     let forty_kb: Vec<(&str, &str)> = forty_kb.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
-    vec![
+    let mut cases = vec![
         // Not a form at all.
         case("json body", post_as("application/json", br#"{"image":"aGVsbG8="}"#), Error(400, "invalid_multipart")),
         case("text body", post_as("text/plain", b"hello"), Error(400, "invalid_multipart")),
@@ -289,10 +289,11 @@ fn cases(s: &Samples) -> Vec<Case> {
         ),
         // Not a supported image.
         case("plain text", file(b"TOTAL 12.50\nCASH 20.00\n", "text/plain"), Error(415, "unsupported_media_type")),
+        // A PDF is supported, but this one has no page tree.
         case(
-            "pdf",
+            "pdf without pages",
             file(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf"),
-            Error(415, "unsupported_media_type"),
+            Error(422, "pdf_malformed"),
         ),
         case("gif", file(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "image/gif"), Error(415, "unsupported_media_type")),
         case("tiff", file(b"II*\x00\x08\x00\x00\x00\x00\x00", "image/tiff"), Error(415, "unsupported_media_type")),
@@ -377,7 +378,21 @@ fn cases(s: &Samples) -> Vec<Case> {
         case("PUT on the OCR route", bare("PUT", ROUTE, &[]), Error(405, "method_not_allowed")),
         case("unknown route", bare("POST", "/v1/ocr/unknown", &[]), Error(404, "not_found")),
         case("path traversal", get("/../../etc/passwd", &[]), Error(404, "not_found")),
-    ]
+        // A PDF is sniffed like the images: a declared type must agree.
+        case("png declared as pdf", file(png, "application/pdf"), Error(415, "content_type_mismatch")),
+        case(
+            "pdf declared as png",
+            file(&crate::common::pdf::with_text_layer(), "image/png"),
+            Error(415, "content_type_mismatch"),
+        ),
+    ];
+    // Hostile and broken PDFs: each its own 4xx, read on the worker (never a 5xx or a hang).
+    cases.extend(
+        crate::common::pdf::bad_pdfs()
+            .into_iter()
+            .map(|(name, pdf, status, code)| case(name, file(&pdf, "application/pdf"), Error(status, code))),
+    );
+    cases
 }
 
 /// A one-file form body (used with a Content-Type naming another boundary).

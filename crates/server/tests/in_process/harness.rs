@@ -106,7 +106,7 @@ impl App {
             let slot = self.engines().find(|s| s.name == name).expect("an engine of --engines");
             let engine = Arc::new(fake_engine(&self.engine.ocr_options()));
             let instances = (0..self.workers).map(|_| Box::new(Fake(engine.clone())) as Box<dyn Engine>).collect();
-            let limits = self.engine.decode_limits();
+            let limits = self.engine.read_limits();
             let pool = Workers::start(slot.name, instances, limits, self.queue, Priority::Normal).expect("workers");
             let requested = self.engine.precision();
             let precision = (slot.name == "paddle").then_some(PrecisionReport {
@@ -127,7 +127,7 @@ impl App {
     pub fn load_from_disk(&self) {
         for slot in self.engines() {
             let outcome = self.engine.load(slot.name, self.workers).map_err(|e| e.to_string()).and_then(|engine| {
-                let limits = self.engine.decode_limits();
+                let limits = self.engine.read_limits();
                 let pool = Workers::start(slot.name, engine.instances, limits, self.queue, Priority::Normal)
                     .map_err(|e| e.to_string())?;
                 Ok(Loaded { pool, shadow: None, load_time: engine.load_time, info: engine.info })

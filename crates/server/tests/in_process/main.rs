@@ -25,5 +25,6 @@ mod kserve_v1;
 mod oip_v2;
 mod openapi;
 mod page;
+mod pdf;
 mod probes;
 mod request_ids;
