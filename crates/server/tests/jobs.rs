@@ -266,6 +266,16 @@ async fn finished_jobs_expire_after_their_ttl() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn job_workers_0_takes_submissions_and_runs_none() {
+    let server = Server::start(&["--job-workers", "0"]);
+    server.wait_ready().await;
+    let id = job_id(&submit(&server, Submit::images(vec![receipt_png()])).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let job = call(&server, reqwest::Method::GET, &format!("/v1/jobs/{id}"), None).await;
+    assert_eq!((job.json["status"].as_str(), job.json["attempts"].as_u64()), (Some("queued"), Some(0)), "{}", job.json);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_job_then_restart_on_the_same_data_dir() {
     let dir = std::env::temp_dir().join(format!("hub-jobs-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -35,7 +35,7 @@ pub struct JobArgs {
     pub job_lease_secs: u64,
     /// Images from jobs read at once. Default: half the workers (at least
     /// one) in `serve`, so synchronous requests always find a worker; all
-    /// of them in `worker`.
+    /// of them in `worker`. 0: take submissions, leave them to other processes.
     #[arg(long, env = "HUB_JOB_WORKERS")]
     pub job_workers: Option<usize>,
     /// Hosts (`host` or `host:port`) a job's `callback_url` may name,

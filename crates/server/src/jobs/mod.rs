@@ -63,7 +63,7 @@ pub fn start(state: SharedState, args: &JobArgs, slots: usize) -> anyhow::Result
     let settings = Settings {
         worker: format!("{}-{}-{:04x}", hostname(), std::process::id(), fastrand::u16(..)),
         lease: args.lease(),
-        slots: slots.max(1),
+        slots,
         secret: secret.map(Arc::new),
         callback_window: Duration::from_secs(args.callback_retry_secs),
     };
@@ -91,7 +91,10 @@ pub fn start(state: SharedState, args: &JobArgs, slots: usize) -> anyhow::Result
         let service = Arc::new(JobService { store, callbacks, submitted: Notify::new() });
         state.jobs.finish(Ok(service.clone()));
         let mut workers = JoinSet::new();
-        workers.spawn(runner::run(state.clone(), service.clone(), settings.clone(), stopped.clone()));
+        // No slots: this process takes submissions and leaves them to workers elsewhere.
+        if settings.slots > 0 {
+            workers.spawn(runner::run(state.clone(), service.clone(), settings.clone(), stopped.clone()));
+        }
         workers.spawn(sweep(service.clone(), stopped.clone()));
         workers.spawn(callbacks::run(service, settings, stopped));
         while workers.join_next().await.is_some() {}
