@@ -24,10 +24,13 @@ use crate::lines::{Page, has_any_word, has_word, letters};
 
 static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?P<neg1>-\s?)?(?P<cur>RM|MYR|US\$|S\$|\$)?\s?(?P<neg2>-\s?)?(?P<num>\d{1,3}(?:,\d{3})+\.\d{2}|\d{1,7}\.\d{2}|\.\d{2})",
+        r"(?i)(?P<neg1>-\s?)?(?P<cur>RM|RN|RH|MYR|US\$|S\$|\$)?\s?(?P<neg2>-\s?)?(?P<num>\d{1,3}(?:,\d{3})+\.\d{2}|\d{1,7}\.\d{2}|\.\d{2})",
     )
     .expect("amount regex")
 });
+
+static SLIPPED_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{1,5})-(\d{2})$").expect("slipped amount regex"));
 
 /// One money amount found in an item.
 #[derive(Debug, Clone)]
@@ -44,11 +47,15 @@ pub(crate) struct Amount {
     pub printed: String,
     pub cents: i64,
     pub negative: bool,
+    /// Read with a slipped decimal point (`52-00`): only trusted as a total
+    /// under a total label, never as anything else.
+    pub slipped: bool,
 }
 
 /// Compiles the module's patterns (see [`crate::init_patterns`]).
 pub(crate) fn init() {
     LazyLock::force(&AMOUNT_RE);
+    LazyLock::force(&SLIPPED_RE);
 }
 
 /// Finds all amounts of a page, in item order. On a receipt that prints `$`,
@@ -81,8 +88,14 @@ pub(crate) fn find_amounts(page: &Page) -> Vec<Amount> {
             // spaced ones drop it.
             let glued = cur.is_some_and(|m| m.end() == num.start());
             let printed_start = if glued { cur.map_or(num.start(), |m| m.start()) } else { num.start() };
-            let mut printed = it.text[printed_start..num.end()].to_string();
-            let mut currency = cur.map(|m| m.as_str().to_ascii_uppercase());
+            // "RN"/"RH" stand for "RM" only as a word of their own ("RETURN5.00" is not).
+            let word_start = cur.is_none_or(|m| !it.text[..m.start()].ends_with(|ch: char| ch.is_ascii_alphabetic()));
+            let cur = cur.filter(|m| word_start || !matches!(m.as_str(), "RN" | "rn" | "RH" | "rh" | "Rn" | "Rh"));
+            let mut currency = cur.map(|m| currency_word(m.as_str()));
+            let mut printed = match (&currency, glued) {
+                (Some(c), true) => format!("{c}{}", num.as_str()),
+                _ => it.text[printed_start..num.end()].to_string(),
+            };
             let glued_s = it.text[..whole.start()].ends_with(['S', 's'])
                 && !it.text[..whole.start() - 1].ends_with(|ch: char| ch.is_ascii_alphanumeric());
             if dollar && currency.is_none() && glued_s {
@@ -97,10 +110,36 @@ pub(crate) fn find_amounts(page: &Page) -> Vec<Amount> {
                 currency,
                 cents,
                 negative: c.name("neg1").is_some() || c.name("neg2").is_some(),
+                slipped: false,
+            });
+        }
+        // "52-00": the recogniser read the decimal point as a dash. Only a
+        // whole item, so dates, phone numbers and ranges ("12-14") in text
+        // are left alone.
+        if let Some(c) = SLIPPED_RE.captures(it.text.trim()) {
+            let num = format!("{}.{}", &c[1], &c[2]);
+            let Some(cents) = parse_cents(&num) else { continue };
+            out.push(Amount {
+                item: i,
+                start: 0,
+                end: it.text.len(),
+                currency: None,
+                printed: num,
+                cents,
+                negative: false,
+                slipped: true,
             });
         }
     }
     out
+}
+
+/// A currency prefix as printed, with the recogniser's `RN`/`RH` for `RM`.
+fn currency_word(printed: &str) -> String {
+    match printed.to_ascii_uppercase().as_str() {
+        "RN" | "RH" => "RM".to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// `1,234.50` -> 123450.
@@ -406,22 +445,23 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
         .iter()
         .zip(&labels)
         .map(|(a, (l, _))| {
-            if a.negative {
+            let class = total_class(l);
+            if a.negative || (a.slipped && class < 4) {
                 -1
             } else if amount_left_of(page, amounts, a) {
                 // A column of a table row ("TOTAL 96.00 5.76"), not a labelled value.
-                total_class(l).min(0)
+                class.min(0)
             } else if a.cents >= 10 && is_rounded_total(l) {
                 3
             } else {
-                total_class(l)
+                class
             }
         })
         .collect();
 
     // CASH - CHANGE, when both are printed.
     let labelled = |w: &[&str]| -> Option<i64> {
-        amounts.iter().zip(&labels).rev().find(|(_, (l, _))| has_any_word(l, w)).map(|(a, _)| a.cents)
+        amounts.iter().zip(&labels).rev().find(|(a, (l, _))| !a.slipped && has_any_word(l, w)).map(|(a, _)| a.cents)
     };
     let cash = labelled(&["CASH", "TENDERED", "TENDER", "PAID"]);
     let change = labelled(&["CHANGE", "BALANCE"]);
@@ -511,7 +551,7 @@ pub(crate) fn find_total(page: &Page, amounts: &[Amount]) -> Option<Pick> {
 pub(crate) fn find_tax(page: &Page, amounts: &[Amount], total: Option<i64>) -> Option<Pick> {
     let mut best: Option<(u8, usize, Vec<usize>)> = None;
     for (k, a) in amounts.iter().enumerate() {
-        if a.negative || total.is_some_and(|t| a.cents >= t) {
+        if a.negative || a.slipped || total.is_some_and(|t| a.cents >= t) {
             continue;
         }
         let (label, idx) = label_of(page, amounts, a);
@@ -659,6 +699,16 @@ mod tests {
             ("TOTAL: 96.00", "5.76"),
         ];
         assert_eq!(total(&rows).as_deref(), Some("101.75"));
+    }
+
+    #[test]
+    fn ocr_slips_in_amounts_are_repaired() {
+        // "RN" glued to a number is the recogniser's "RM".
+        assert_eq!(total(&[("SUBTOTAL", "12.00"), ("TOTAL", "RN152.00")]).as_deref(), Some("RM152.00"));
+        assert_eq!(total(&[("RETURN", "RETURN5.00"), ("TOTAL", "7.00")]).as_deref(), Some("7.00"));
+        // A decimal point read as a dash counts under a total label only.
+        assert_eq!(total(&[("SUB-TOTAL", "49.06"), ("GST", "2.94"), ("TOTAL", "52-00")]).as_deref(), Some("52.00"));
+        assert_eq!(total(&[("ITEM", "49.06"), ("SUB-TOTAL", "49.06"), ("NO", "12-14")]).as_deref(), Some("49.06"));
     }
 
     #[test]

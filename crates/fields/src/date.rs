@@ -36,11 +36,15 @@ static MONTH_DAY_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("date regex")
 });
 static COMPACT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{8})").expect("date regex"));
+/// A numeric date with one separator lost or read as a space ("05 02-18",
+/// "2703/2018", "27/032018").
+static SLIPPED_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{2})( ?)([/.\-]?)(\d{2})( ?)([/.\-]?)(\d{4}|\d{2})\b").expect("date regex"));
 static TIME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}").expect("time regex"));
 
 /// Compiles the module's patterns (see [`crate::init_patterns`]).
 pub(crate) fn init() {
-    for re in [&NUMERIC_RE, &ISO_RE, &DAY_MONTH_RE, &MONTH_DAY_RE, &COMPACT_RE, &TIME_RE] {
+    for re in [&NUMERIC_RE, &ISO_RE, &DAY_MONTH_RE, &MONTH_DAY_RE, &COMPACT_RE, &SLIPPED_RE, &TIME_RE] {
         LazyLock::force(re);
     }
 }
@@ -112,6 +116,53 @@ fn isolated(t: &str, s: usize, e: usize) -> bool {
 }
 
 fn candidates(page: &Page) -> Vec<Candidate> {
+    let out = clean_candidates(page);
+    if out.is_empty() { slipped_candidates(page) } else { out }
+}
+
+/// Dates whose printed separators the recogniser lost: one separator is
+/// missing or a space while the other is there, e.g. "05 02-18" or
+/// "2703/2018". Only looked for when a receipt has no clean date, and the
+/// printed form is given back with the separator that was read.
+fn slipped_candidates(page: &Page) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for (i, it) in page.items.iter().enumerate() {
+        let t = &it.upper;
+        for c in SLIPPED_RE.captures_iter(t) {
+            let m = c.get(0).expect("match");
+            let (first, second) = ((&c[2], &c[3]), (&c[5], &c[6]));
+            // Exactly one separator read, the other missing or a space.
+            let sep = match (first, second) {
+                (("", s1), (_, "")) | ((_, ""), ("", s1)) if !s1.is_empty() => s1,
+                _ => continue,
+            };
+            let lost = if first.1.is_empty() { first.0 } else { second.0 };
+            if lost.is_empty() && c[7].len() == 2 {
+                continue; // "0502-18" could be anything; a lost separator needs a four-digit year
+            }
+            if !isolated(t, m.start(), m.end()) {
+                continue;
+            }
+            let (Ok(a), Ok(b), Some(y)) = (c[1].parse::<u32>(), c[4].parse::<u32>(), full_year(&c[7])) else {
+                continue;
+            };
+            if !(valid(y, b, a) || valid(y, a, b)) || (c[7].len() == 2 && !(10..=39).contains(&(y - 2000))) {
+                continue;
+            }
+            out.push(Candidate {
+                item: i,
+                printed: format!("{}{sep}{}{sep}{}", &c[1], &c[4], &c[7]),
+                order: Order::Numeric { a, b },
+                year: y,
+                four_digit_year: c[7].len() == 4,
+            });
+        }
+    }
+    out
+}
+
+/// Dates printed in one of the module's shapes.
+fn clean_candidates(page: &Page) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (i, it) in page.items.iter().enumerate() {
         let t = &it.upper;
@@ -399,5 +450,16 @@ mod tests {
         // The value may sit on the row under its label.
         let rows = ["PROMO ENDS 30/06/2018", "DATE", "15/06/2018"];
         assert_eq!(date(&rows).0.as_deref(), Some("15/06/2018"));
+    }
+
+    #[test]
+    fn a_lost_separator_is_put_back() {
+        assert_eq!(date(&["05 02-18 12:01"]), some("05-02-18", "2018-02-05"));
+        assert_eq!(date(&["DATE: 2703/2018"]), some("27/03/2018", "2018-03-27"));
+        assert_eq!(date(&["27/032018"]), some("27/03/2018", "2018-03-27"));
+        // Only when the receipt has no clean date, and never for phone-like runs.
+        assert_eq!(date(&["REF 2703/2018", "DATE 28/03/2018"]).0.as_deref(), Some("28/03/2018"));
+        assert_eq!(date(&["TEL 0502-18"]), (None, None));
+        assert_eq!(date(&["12 34 5678"]), (None, None));
     }
 }
