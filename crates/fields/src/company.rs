@@ -180,6 +180,11 @@ pub(crate) const NOT_NAME: &[&str] = &[
     "DOC",
     "SIMPLIFIED",
     "OFFICIAL",
+    // The footer of a previous receipt at the top of a scan.
+    "SOLD",
+    "RETURNABLE",
+    "REFUNDABLE",
+    "EXCHANGEABLE",
 ];
 
 /// Postal code + 5 digits.
@@ -361,6 +366,20 @@ pub(crate) fn find_company(page: &Page, header_end: usize) -> Option<CompanyPick
     if last + 1 < page.rows.len() && !has_legal_end(&page.rows[last].upper) {
         let next = &page.rows[last + 1];
         if (is_suffix_only(&next.upper) || starts_with_suffix(&next.upper)) && page.gap(last, last + 1) < page.line_h {
+            rows.push(last + 1);
+        }
+    }
+    // A trade word alone on the next row ends the name ("TSH POWER HARDWARE"
+    // / "TRADING").
+    let last = *rows.last().expect("row");
+    if last + 1 < page.rows.len() && !has_legal_end(&page.rows[last].upper) {
+        let next = &page.rows[last + 1].upper;
+        let words: Vec<&str> = next.split_whitespace().collect();
+        if !words.is_empty()
+            && words.len() <= 2
+            && words.iter().all(|w| TRADE.contains(w))
+            && page.gap(last, last + 1) < page.line_h
+        {
             rows.push(last + 1);
         }
     }
@@ -599,6 +618,11 @@ mod tests {
         // A brand above a full legal name stays out.
         let rows = ["WATSONS", "WATSON'S PERSONAL CARE STORES SDN BHD", "USJ SUMMIT"];
         assert_eq!(company(&rows).as_deref(), Some("WATSON'S PERSONAL CARE STORES SDN BHD"));
+        // A trade word alone on the next row ends the name; an address does not.
+        let rows = ["TSH POWER HARDWARE", "TRADING", "002458685-T", "13-1, JALAN PJU 5/10,"];
+        assert_eq!(company(&rows).as_deref(), Some("TSH POWER HARDWARE TRADING"));
+        let rows = ["KEDAI MAJU HARDWARE", "JALAN BESAR", "002458685-T"];
+        assert_eq!(company(&rows).as_deref(), Some("KEDAI MAJU HARDWARE"));
     }
 
     #[test]
@@ -612,6 +636,9 @@ mod tests {
             "G.23 & G.22, PLAZA SERI SETIA,",
         ];
         assert_eq!(company(&rows).as_deref(), Some("FIVE STAR CASH & CARRY"));
+        // Its footer alone, with a misread "THANK".
+        let rows = ["GOODS SOLD ARE NOT RETURNABLE THAHK YOU", "SLF CASH & CARRY", "(002107265-V)", "NO. 15 JLN TSJ2"];
+        assert_eq!(company(&rows).as_deref(), Some("SLF CASH & CARRY"));
     }
 
     #[test]
