@@ -44,6 +44,14 @@ const JOB_COLUMNS: &str = "id, owner, status, options, image_count, attempts, ma
 
 /// What a job's end sets besides its status: when it ended and expires, no
 /// lease, and its callback due now (when it has one).
+/// The fence of every write by a claim's worker: the job is still running
+/// under this worker **and** this attempt, so a worker that lost its lease
+/// cannot touch the run of the one that took over. Binds the job id, the
+/// worker and the attempt as `$first`, `$first+1`, `$first+2`.
+fn still_held(first: usize) -> String {
+    format!("id = ${first} AND worker = ${} AND attempts = ${} AND status = 'running'", first + 1, first + 2)
+}
+
 const ENDED: &str = "finished_at = $1, expires_at = $2, lease_until = NULL, \
      callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next = $1";
 
@@ -80,8 +88,14 @@ impl JobStore {
         self.backend
     }
 
-    pub fn limits(&self) -> &JobLimits {
-        &self.limits
+    /// How a claiming subquery locks its row: on PostgreSQL concurrent
+    /// claimers skip rows another one is taking; SQLite has one writer at a
+    /// time anyway.
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
     }
 
     async fn create_schema(&self) -> Result<(), JobError> {
@@ -223,7 +237,7 @@ impl JobStore {
 
     /// Cancels a queued job. `Ok(None)`: no such job for `owner`; otherwise
     /// the job as it now is (cancelled, or the status that kept it running).
-    pub async fn cancel(&self, owner: &str, id: &str) -> Result<Option<(Job, bool)>, JobError> {
+    pub async fn cancel(&self, owner: &str, id: &str) -> Result<Option<Job>, JobError> {
         let now = now_ms();
         let cancelled = sqlx::query(
             // No callback: the client cancelling knows.
@@ -241,17 +255,14 @@ impl JobStore {
         if cancelled {
             self.drop_images(id).await?;
         }
-        Ok(self.get(owner, id).await?.map(|job| (job, cancelled)))
+        self.get(owner, id).await
     }
 
     /// Takes the oldest job that is queued, or whose worker's lease ran out,
     /// for `worker` until `lease` from now.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claim>, JobError> {
         let now = now_ms();
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let row = sqlx::query(&format!(
             "UPDATE hub_jobs SET status = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
              started_at = COALESCE(started_at, $3) \
@@ -285,25 +296,23 @@ impl JobStore {
 
     /// Extends `claim`'s lease; `false` when the worker has lost it.
     pub async fn heartbeat(&self, worker: &str, claim: &Claim, lease: Duration) -> Result<bool, JobError> {
-        let done = sqlx::query(
-            "UPDATE hub_jobs SET lease_until = $1 WHERE id = $2 AND worker = $3 AND attempts = $4 AND status = 'running'",
-        )
-        .bind(now_ms() + millis(lease))
-        .bind(&claim.id)
-        .bind(worker)
-        .bind(i64::from(claim.attempt))
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(&format!("UPDATE hub_jobs SET lease_until = $1 WHERE {}", still_held(2)))
+            .bind(now_ms() + millis(lease))
+            .bind(&claim.id)
+            .bind(worker)
+            .bind(i64::from(claim.attempt))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Hands `claim` back to the queue unfinished (the worker is stopping),
     /// without counting the attempt. `false` when the worker had lost it.
     pub async fn release(&self, worker: &str, claim: &Claim) -> Result<bool, JobError> {
-        let done = sqlx::query(
-            "UPDATE hub_jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL \
-             WHERE id = $1 AND worker = $2 AND attempts = $3 AND status = 'running'",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE hub_jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL WHERE {}",
+            still_held(1)
+        ))
         .bind(&claim.id)
         .bind(worker)
         .bind(i64::from(claim.attempt))
@@ -323,8 +332,8 @@ impl JobStore {
         let stored = result.as_ref().map_or(0, |r| r.len() as i64);
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&format!(
-            "UPDATE hub_jobs SET status = $3, result = $4, error = $5, stored_bytes = $6, {ENDED} \
-             WHERE id = $7 AND worker = $8 AND attempts = $9 AND status = 'running'"
+            "UPDATE hub_jobs SET status = $3, result = $4, error = $5, stored_bytes = $6, {ENDED} WHERE {}",
+            still_held(7)
         ))
         .bind(now)
         .bind(now + self.ttl_ms())
@@ -391,10 +400,7 @@ impl JobStore {
     /// next try pushed `lease` ahead so no other process sends it meanwhile.
     pub async fn claim_callback(&self, lease: Duration) -> Result<Option<Job>, JobError> {
         let now = now_ms();
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let row = sqlx::query(&format!(
             "UPDATE hub_jobs SET callback_next = $1, callback_attempts = callback_attempts + 1 \
              WHERE id = (SELECT id FROM hub_jobs WHERE callback_state = 'pending' AND callback_next <= $2 \

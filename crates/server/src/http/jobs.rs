@@ -169,7 +169,7 @@ pub async fn cancel(
     headers: HeaderMap,
 ) -> Result<Json<JobView>, ApiError> {
     let service = state.jobs.get()?;
-    let (job, _) = service.store.cancel(&state.access.owner(&headers), &id).await?.ok_or(ApiError::JobNotFound)?;
+    let job = service.store.cancel(&state.access.owner(&headers), &id).await?.ok_or(ApiError::JobNotFound)?;
     match job.status {
         Status::Cancelled => Ok(Json(job.into())),
         other => Err(ApiError::JobNotCancellable(other.as_str())),
