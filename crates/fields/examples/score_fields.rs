@@ -17,11 +17,18 @@
 //! (per receipt, the median of nine runs).
 //! `--out DIR` writes `<id>.json` predictions (`lines` + `fields`) for
 //! `python3 ocr_eval.py DATASET DIR`. Only scores are printed, never receipt text.
+//!
+//! `--merchants-from DIR` adds a merchant directory ([`hub_fields::Merchants`])
+//! made of the labels (`company`, `address`) of another SROIE-style folder,
+//! e.g. TRAIN's when scoring DEV. When DIR is the scored folder itself, each
+//! receipt is scored with a directory of the *other* receipts' labels
+//! (leave one out): a shop counts as known only if another receipt of it is.
+//! `--merchants FILE` adds a directory file as the service reads it (JSON Lines).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hub_fields::{Line, extract};
+use hub_fields::{Line, Merchants, extract_with};
 use serde_json::{Value, json};
 
 const KEYS: [&str; 4] = ["company", "address", "date", "total"];
@@ -35,7 +42,9 @@ struct OwnedLine {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: score_fields --data DATASET_DIR (--ocr OCR_DIR | --gt) [--out PRED_DIR]");
+    eprintln!(
+        "usage: score_fields --data DATASET_DIR (--ocr OCR_DIR | --gt) [--out PRED_DIR] [--merchants-from DIR | --merchants FILE]"
+    );
     std::process::exit(2)
 }
 
@@ -99,6 +108,8 @@ fn main() {
     let mut ocr: Option<PathBuf> = None;
     let mut out: Option<PathBuf> = None;
     let mut gt = false;
+    let mut merchants_from: Option<PathBuf> = None;
+    let mut merchants_file: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -106,6 +117,8 @@ fn main() {
             "--ocr" => ocr = args.next().map(PathBuf::from),
             "--out" => out = args.next().map(PathBuf::from),
             "--gt" => gt = true,
+            "--merchants-from" => merchants_from = args.next().map(PathBuf::from),
+            "--merchants" => merchants_file = args.next().map(PathBuf::from),
             _ => usage(),
         }
     }
@@ -122,6 +135,15 @@ fn main() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".boxes.txt").map(str::to_string))
         .collect();
     ids.sort();
+
+    let labels = merchants_from.as_deref().map(directory_records).unwrap_or_default();
+    let same_folder = merchants_from
+        .as_deref()
+        .is_some_and(|m| std::fs::canonicalize(m).ok().is_some_and(|m| std::fs::canonicalize(&data).ok() == Some(m)));
+    let all_merchants = match &merchants_file {
+        Some(f) => Merchants::from_jsonl(&std::fs::read_to_string(f).expect("read --merchants")).expect("directory"),
+        None => directory(&labels, None),
+    };
 
     let mut correct = [0usize; 4];
     let mut verbatim = [0usize; 4];
@@ -143,6 +165,17 @@ fn main() {
         });
         let view: Vec<Line> =
             lines.iter().map(|l| Line { text: &l.text, confidence: l.confidence, bbox: l.bbox }).collect();
+        let own_left_out;
+        let merchants = match (&merchants_from, same_folder) {
+            (None, _) if merchants_file.is_some() => Some(&all_merchants),
+            (None, _) => None,
+            (Some(_), false) => Some(&all_merchants),
+            (Some(_), true) => {
+                own_left_out = directory(&labels, Some(id));
+                Some(&own_left_out)
+            }
+        };
+        let extract = |view: &[Line]| extract_with(view, merchants);
         if !warmed {
             // The first call compiles the regexes; keep it out of the timings.
             let _ = extract(&view);
@@ -192,6 +225,13 @@ fn main() {
     times_ms.sort_by(f64::total_cmp);
     let source = if gt { "ground-truth lines".to_string() } else { format!("OCR lines from {}", ocr_name(&ocr)) };
     println!("dataset: {}  ({n} receipts, {source})", data.display());
+    if let Some(f) = &merchants_file {
+        println!("  merchant directory: {} ({} entries)", f.display(), all_merchants.len());
+    }
+    if let Some(m) = &merchants_from {
+        let how = if same_folder { ", each receipt's own left out" } else { "" };
+        println!("  merchant directory: the labels of {} ({} entries{how})", m.display(), all_merchants.len());
+    }
     let mut mean = 0.0;
     for (k, name) in KEYS.iter().enumerate() {
         let acc = correct[k] as f64 / n as f64;
@@ -210,6 +250,32 @@ fn main() {
         percentile(&times_ms, 95.0),
         times_ms.last().copied().unwrap_or(0.0)
     );
+}
+
+/// `(id, company, address)` of every labelled receipt in `dir`.
+fn directory_records(dir: &Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read --merchants-from dir").flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(id) = name.strip_suffix(".key.json") else { continue };
+        let key: Value = serde_json::from_str(&std::fs::read_to_string(entry.path()).expect("key")).expect("key json");
+        let field = |k: &str| key[k].as_str().unwrap_or("").to_string();
+        out.push((id.to_string(), field("company"), field("address")));
+    }
+    out.sort();
+    out
+}
+
+/// A directory of `records`, without those of receipt `leave_out`.
+fn directory(records: &[(String, String, String)], leave_out: Option<&str>) -> Merchants {
+    let jsonl: Vec<String> = records
+        .iter()
+        .filter(|(id, company, _)| {
+            Some(id.as_str()) != leave_out && company.chars().filter(|c| c.is_alphanumeric()).count() >= 5
+        })
+        .map(|(_, company, address)| json!({"company": company, "address": address}).to_string())
+        .collect();
+    Merchants::from_jsonl(&jsonl.join("\n")).expect("directory")
 }
 
 /// Every join (single spaces) of up to seven adjacent lines, in input order

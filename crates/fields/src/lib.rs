@@ -92,9 +92,12 @@ mod amount;
 mod company;
 mod date;
 mod lines;
+mod merchants;
 mod spell;
 
 use serde::Serialize;
+
+pub use merchants::{Merchants, MerchantsError};
 
 /// One OCR text line.
 #[derive(Debug, Clone, Copy)]
@@ -113,11 +116,18 @@ pub struct Source {
     pub confidence: f32,
     /// Indexes of the input lines the value was read from, ascending.
     pub lines: Vec<usize>,
+    /// The value is a [`Merchants`] entry's, found on these lines.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_directory: bool,
 }
 
 impl Source {
     fn new(confidence: f32, lines: Vec<usize>) -> Source {
-        Source { confidence: (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0, lines }
+        Source { confidence: (confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0, lines, from_directory: false }
+    }
+
+    fn directory(similarity: f32, lines: Vec<usize>) -> Source {
+        Source { from_directory: true, ..Source::new(similarity, lines) }
     }
 }
 
@@ -176,6 +186,12 @@ fn init_patterns() {
 
 /// Extracts the fields of one receipt. `lines` are in reading order.
 pub fn extract(lines: &[Line]) -> Fields {
+    extract_with(lines, None)
+}
+
+/// [`extract`], with the company and address taken from `merchants` when
+/// the receipt names one of them.
+pub fn extract_with(lines: &[Line], merchants: Option<&Merchants>) -> Fields {
     init_patterns();
     let page = lines::Page::new(lines);
     let mut f = Fields::default();
@@ -224,6 +240,22 @@ pub fn extract(lines: &[Line]) -> Fields {
         let conf = a.confidence * page.conf_of(&idx);
         f.address = Some(a.text);
         f.sources.address = Some(Source::new(conf, idx));
+    }
+    if let Some(found) = merchants.and_then(|m| m.find(&page, f.address.as_deref())) {
+        // The directory's spelling replaces what was read when it is the
+        // same thing read better: the name read is (nearly) part of the
+        // entry's, the address read (nearly) the entry's whole address.
+        if f.company.as_deref().is_none_or(|r| merchants::extends(found.company, r)) {
+            f.company = Some(found.company.to_string());
+            f.sources.company =
+                Some(Source::directory(found.company_similarity, rows_to_lines(&page, &found.company_rows)));
+        }
+        if let Some((address, (rows, similarity))) = found.address
+            && f.address.as_deref().is_none_or(|r| merchants::stands_for(address, r))
+        {
+            f.address = Some(address.to_string());
+            f.sources.address = Some(Source::directory(similarity, rows_to_lines(&page, &rows)));
+        }
     }
     f
 }
