@@ -17,6 +17,30 @@ mkdir -p "$preds"
 "$root/target/release/inference-hub" ocr --fields --out-dir "$preds" "$@" "$data"/*.jpg >/dev/null
 python3 "$scorer" "$data" "$preds" --json "$preds/../report.json"
 
+# Fields with a merchant directory (`--merchants`): the company and address
+# labels of the TRAIN receipts as the directory, the way an ERP's vendor
+# list would be given; DEV's receipts are not in it. EVAL_MERCHANTS=0 skips it.
+train=${EVAL_TRAIN:-$root/../shared/eval/sroie-train}
+if [ "${EVAL_MERCHANTS:-1}" != 0 ] && [ -d "$train" ]; then
+  directory=$preds/../merchants-train.jsonl
+  python3 - "$train" "$directory" <<'PY'
+import glob, json, sys
+train, out = sys.argv[1:]
+with open(out, "w", encoding="utf-8") as f:
+    for path in sorted(glob.glob(f"{train}/*.key.json")):
+        key = json.load(open(path, encoding="utf-8"))
+        if sum(c.isalnum() for c in key.get("company", "")) >= 5:
+            f.write(json.dumps({"company": key["company"], "address": key.get("address", "")}) + "\n")
+PY
+  rm -rf "$preds/../merchants-preds"
+  mkdir -p "$preds/../merchants-preds"
+  "$root/target/release/inference-hub" ocr --fields --merchants "$directory" \
+    --out-dir "$preds/../merchants-preds" "$@" "$data"/*.jpg >/dev/null
+  echo
+  echo "fields with a merchant directory of TRAIN's $(wc -l <"$directory") labelled receipts (--merchants):"
+  python3 "$scorer" "$data" "$preds/../merchants-preds" | sed -n '/^key fields/,$p'
+fi
+
 # Rotated DEV: the same receipts turned 90°, 180° and 270° clockwise (lossless,
 # PNG), their ground-truth boxes turned with them, read with page orientation
 # (HUB_ORIENTATION=page unless the arguments say otherwise). Words are scored

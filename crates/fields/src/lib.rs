@@ -5,7 +5,10 @@
 //! No OCR and no I/O here: the input is the OCR's lines ([`Line`]: text,
 //! confidence, box), the output a [`Fields`] value from [`extract`]. A rule
 //! system over lines and their geometry, no model; well under a millisecond
-//! per receipt. Nothing is logged (receipts carry personal data).
+//! per receipt. With [`extract_with`] and a [`Merchants`] directory (the
+//! shops a business buys from), a known shop's company and address are
+//! given as the directory writes them. Nothing is logged (receipts carry
+//! personal data).
 //!
 //! ```
 //! use hub_fields::{Line, extract};
@@ -55,7 +58,9 @@
 //!
 //! `lines` are indexes into the input slice (label and value boxes both, for
 //! highlighting); `confidence` (0..1, two decimals) is the strength of the rule
-//! that fired times the OCR confidence of those lines. `date_iso`'s confidence
+//! that fired times the OCR confidence of those lines. A value taken from a
+//! [`Merchants`] entry says `"from_directory": true`, its confidence is how
+//! closely the lines read like the entry. `date_iso`'s confidence
 //! is lower when the day/month order came from the convention rather than
 //! from the receipt.
 //!
@@ -86,6 +91,7 @@
 //! * `company` — the company name in the header and its clean-up.
 //! * `address` — the address block under the company name.
 //! * `spell` — repairs OCR slips in address, trade and legal words.
+//! * `merchants` — the merchant directory and its approximate matching.
 
 mod address;
 mod amount;

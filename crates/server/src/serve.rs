@@ -26,7 +26,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
     let cache = args.cache.cache()?;
-    let state = AppState::new(&args, access, routing, cache, cpu);
+    let merchants = args.merchants.load()?;
+    let state = AppState::new(&args, access, routing, cache, merchants, cpu);
 
     let listener = args.listen.bind(args.port).await?;
     notify::start_watchdog();

@@ -159,13 +159,21 @@ pub struct AppState {
     pub routing: Routing,
     /// Answers already given (`crate::reading`); `None` when switched off.
     pub cache: Option<Cache>,
-    /// Answers carry the receipt's fields unless a request says `fields=false`.
-    pub fields_by_default: bool,
+    pub fields: FieldSettings,
     pub jobs: JobsSlot,
     pub lifecycle: Lifecycle,
 }
 
 pub type SharedState = Arc<AppState>;
+
+/// How the receipt fields are read.
+#[derive(Default)]
+pub struct FieldSettings {
+    /// Answers carry the fields unless a request says `fields=false`.
+    pub by_default: bool,
+    /// Known merchants (`--merchants`).
+    pub merchants: Option<Arc<hub_fields::Merchants>>,
+}
 
 impl AppState {
     /// The state `serve` starts with: every engine (when OCR is enabled) still loading.
@@ -174,6 +182,7 @@ impl AppState {
         access: AccessPolicy,
         routing: Routing,
         cache: Option<Cache>,
+        merchants: Option<Arc<hub_fields::Merchants>>,
         cpu: CpuInfo,
     ) -> SharedState {
         let engines = args
@@ -191,7 +200,7 @@ impl AppState {
             access: Arc::new(access),
             routing,
             cache,
-            fields_by_default: args.fields,
+            fields: FieldSettings { by_default: args.fields, merchants },
             // Jobs need engines to run them.
             jobs: if args.jobs && args.enable_ocr { JobsSlot::Opening(OnceLock::new()) } else { JobsSlot::Off },
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
@@ -200,7 +209,12 @@ impl AppState {
 
     /// The state of `worker`: its engines loading and the job store opening;
     /// no routes read the limits, access or routing.
-    pub fn for_worker(args: &WorkerArgs, cache: Option<Cache>, cpu: CpuInfo) -> SharedState {
+    pub fn for_worker(
+        args: &WorkerArgs,
+        cache: Option<Cache>,
+        merchants: Option<Arc<hub_fields::Merchants>>,
+        cpu: CpuInfo,
+    ) -> SharedState {
         let engines = Engines { slots: args.engine.engines().into_iter().map(EngineSlot::new).collect() };
         Arc::new(AppState {
             limits: Limits {
@@ -214,7 +228,7 @@ impl AppState {
             access: Arc::new(AccessPolicy::open()),
             routing: Routing::default(),
             cache,
-            fields_by_default: false,
+            fields: FieldSettings { by_default: false, merchants },
             jobs: JobsSlot::Opening(OnceLock::new()),
             lifecycle: Lifecycle {
                 started: Instant::now(),

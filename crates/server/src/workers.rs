@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use crossbeam_channel::{Sender, unbounded};
 use hub_engines::Engine;
 use hub_ocr::TextLine;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 pub use crate::pdf_pages::ReadLimits;
 use crate::pdf_pages::{Pages, PdfText, read_upload};
@@ -61,6 +61,9 @@ pub struct Workers {
     capacity: usize,
     /// Workers running a job now.
     busy: Arc<AtomicUsize>,
+    /// Woken whenever a worker takes, skips or finishes a job: the moments
+    /// [`Self::idle`] can turn true.
+    changed: Arc<Notify>,
 }
 
 impl Workers {
@@ -75,8 +78,10 @@ impl Workers {
     ) -> std::io::Result<Self> {
         let (jobs, inbox) = unbounded::<Job>();
         let (workers, busy, queued) = (instances.len(), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let changed = Arc::new(Notify::new());
         for (i, mut engine) in instances.into_iter().enumerate() {
             let (inbox, busy, queued, limits) = (inbox.clone(), busy.clone(), queued.clone(), limits.clone());
+            let changed = changed.clone();
             let thread = match priority {
                 Priority::Normal => format!("{name}-{i}"),
                 Priority::Background => format!("{name}-bg-{i}"),
@@ -89,17 +94,20 @@ impl Workers {
                     queued.fetch_sub(1, Ordering::Relaxed);
                     // The client went away while the job was queued: skip it.
                     if job.reply.is_closed() {
+                        changed.notify_waiters();
                         continue;
                     }
                     busy.fetch_add(1, Ordering::Relaxed);
+                    changed.notify_waiters();
                     let _entered = job.span.enter();
                     let outcome = run_one(engine.as_mut(), &job, &limits);
                     let _ = job.reply.send(outcome);
                     busy.fetch_sub(1, Ordering::Relaxed);
+                    changed.notify_waiters();
                 }
             })?;
         }
-        Ok(Self { jobs, workers, queued, capacity: queue.max(1), busy })
+        Ok(Self { jobs, workers, queued, capacity: queue.max(1), busy, changed })
     }
 
     pub fn workers(&self) -> usize {
@@ -114,6 +122,21 @@ impl Workers {
     /// Nothing queued and at least one worker free.
     pub fn idle(&self) -> bool {
         self.queued() == 0 && self.busy.load(Ordering::Relaxed) < self.workers
+    }
+
+    /// Returns once [`Self::idle`] holds: work nobody waits for (job images)
+    /// starts only when no request is in front of it.
+    pub async fn until_idle(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a change in between wakes it.
+            changed.as_mut().enable();
+            if self.idle() {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// Jobs that may wait before new ones are refused.

@@ -167,3 +167,74 @@ async fn fields_of_a_rendered_receipt_over_http_and_on_the_command_line() {
     let cli: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(&cli["fields"], fields, "the command line reads the same fields");
 }
+
+/// `--merchants`: a known shop's company and address come as the directory
+/// writes them (marked `from_directory`), over HTTP and on the command line;
+/// a malformed directory stops the start, naming its line.
+#[tokio::test]
+async fn a_merchant_directory_names_a_known_shop() {
+    let dir = std::env::temp_dir().join(format!("hub-merchants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let directory = dir.join("vendors.jsonl");
+    std::fs::write(
+        &directory,
+        concat!(
+            r#"{"company": "Kedai Maju Sdn. Bhd.", "address": "12, Jalan Maju, 50000 Kuala Lumpur"}"#,
+            "\n",
+            r#"{"company": "Syarikat Lain Enterprise", "address": "7, Jalan Lain, 43000 Kajang"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let lines = [
+        ("KEDAI MAJU SDN BHD", 40, 40),
+        ("12, JALAN MAJU, 50000 KUALA LUMPUR", 40, 130),
+        ("TEL: 03-1234 5678", 40, 220),
+        ("DATE: 05/03/2018", 40, 310),
+        ("TOTAL RM 12.50", 40, 400),
+    ];
+    let png = encode(&common::render(1000, 500, &lines).image, ImageFormat::Png);
+    let file = dir.join("receipt.png");
+    std::fs::write(&file, &png).unwrap();
+
+    let server = Server::start(&["--merchants", directory.to_str().unwrap()]);
+    server.wait_ready().await;
+    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let fields = &reply.json["fields"];
+    assert_eq!(fields["company"], "Kedai Maju Sdn. Bhd.", "{fields}");
+    assert_eq!(fields["address"], "12, Jalan Maju, 50000 Kuala Lumpur", "{fields}");
+    assert_eq!(fields["sources"]["company"]["from_directory"], true, "{fields}");
+    assert_eq!(fields["sources"]["company"]["lines"], json!([0]), "{fields}");
+    assert_eq!(fields["sources"]["total"].get("from_directory"), None, "{fields}");
+    assert_eq!(fields["total_amount"], "12.50");
+    // The directory's entries never reach the log, only their count.
+    assert!(server.logs().contains("entries=2"), "{}", server.logs());
+    assert!(!server.logs().contains("Kedai"), "{}", server.logs());
+
+    let cli = |directory: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_inference-hub"))
+            .args(["ocr", "--json", "--fields", "--merchants"])
+            .arg(directory)
+            .arg(&file)
+            .current_dir(common::workspace_root())
+            .env_remove("HUB_ENGINES")
+            .env_remove("HUB_MERCHANTS")
+            .output()
+            .unwrap()
+    };
+    let output = cli(&directory);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(&answer["fields"], fields, "the command line reads the same fields");
+
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"company\": \"Kedai Maju\"}\n{\"name\": \"no company\"}\n").unwrap();
+    let output = cli(&bad);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut server = Server::start_or_exit(&["--merchants", bad.to_str().unwrap()]);
+    assert_eq!(server.wait_exit(std::time::Duration::from_secs(20)), Some(1));
+    assert!(server.logs().contains("bad.jsonl: line 2"), "{}", server.logs());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -231,7 +231,9 @@ function showFields(fields) {
     value.className = fields[name] == null ? 'value missing' : 'value';
     value.textContent = fields[name] == null ? 'not found' : fields[name];
     const source = sources[name];
-    row.insertCell().textContent = source ? `${Math.round(source.confidence * 100)} %` : '';
+    // A value from the merchant directory (--merchants) says so.
+    const from = source && source.from_directory ? ' (merchant directory)' : '';
+    row.insertCell().textContent = source ? `${Math.round(source.confidence * 100)} %${from}` : '';
     if (source) {
       // Focusable, so keyboard users can light up the source lines too.
       row.tabIndex = 0;

@@ -20,6 +20,7 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let jobs = args.jobs.clamp(1, args.files.len().max(1));
     let loaded = args.engine.load(name, jobs).context("loading the engine")?;
     let limits = args.engine.decode_limits();
+    let merchants = args.merchants.load()?;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -29,11 +30,12 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for mut engine in loaded.instances {
             let (done, next, files, limits, fields) = (done.clone(), &next, &args.files, &limits, args.fields);
+            let merchants = merchants.as_deref();
             scope.spawn(move || {
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let mut read = recognize_file(engine.as_mut(), name, limits, file);
                     if let (Ok(response), true) = (&mut read, fields) {
-                        response.add_fields();
+                        response.add_fields(merchants);
                     }
                     let _ = done.send((file, read));
                 }

@@ -146,6 +146,8 @@ pub struct ServeArgs {
     /// answer unless the request says `fields=false`.
     #[arg(long, env = "HUB_FIELDS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub fields: bool,
+    #[command(flatten)]
+    pub merchants: MerchantsArgs,
     /// Accept asynchronous jobs (`/v1/jobs`) and run them on this process's workers.
     #[arg(long, env = "HUB_JOBS", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub jobs: bool,
@@ -162,6 +164,30 @@ pub struct WorkerArgs {
     pub job: JobArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub merchants: MerchantsArgs,
+}
+
+/// Known merchants for the receipt fields (`hub_fields::Merchants`).
+#[derive(Debug, Clone, Args)]
+pub struct MerchantsArgs {
+    /// A merchant directory, JSON Lines of `{"company": ..., "address": ...}`
+    /// (an ERP's vendor list): a receipt from one of them gets its company and
+    /// address as written there. Read at start-up; a bad file stops the start.
+    #[arg(long, env = "HUB_MERCHANTS")]
+    pub merchants: Option<PathBuf>,
+}
+
+impl MerchantsArgs {
+    pub fn load(&self) -> anyhow::Result<Option<std::sync::Arc<hub_fields::Merchants>>> {
+        let Some(path) = &self.merchants else { return Ok(None) };
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
+        let merchants = hub_fields::Merchants::from_jsonl(&text)
+            .map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
+        // The count only: the file is the operator's business, not the log's.
+        tracing::info!(entries = merchants.len(), "merchant directory loaded");
+        Ok(Some(std::sync::Arc::new(merchants)))
+    }
 }
 
 /// The result cache: in-process, and optionally shared through Redis.
@@ -378,6 +404,8 @@ pub struct OcrArgs {
     /// Add the receipt's fields (company, address, date, total, ...) to each answer.
     #[arg(long)]
     pub fields: bool,
+    #[command(flatten)]
+    pub merchants: MerchantsArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

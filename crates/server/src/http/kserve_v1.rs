@@ -56,7 +56,7 @@ async fn predict(
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
     drop(body);
-    let fields = parsed.pointer("/parameters/fields").and_then(Value::as_bool).unwrap_or(state.fields_by_default);
+    let fields = parsed.pointer("/parameters/fields").and_then(Value::as_bool).unwrap_or(state.fields.by_default);
     let instances = parsed
         .get("instances")
         .and_then(Value::as_array)

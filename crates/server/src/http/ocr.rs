@@ -94,7 +94,7 @@ async fn read_receipt(
     .await
     .map_err(|_| ApiError::DeadlineExceeded)??;
     if options.fields {
-        read.response.add_fields();
+        read.response.add_fields(state.fields.merchants.as_deref());
     }
     let response = &read.response;
     // Counts and timings only: recognised text never reaches the log.
@@ -125,7 +125,7 @@ impl Options {
     pub fn resolve(state: &AppState, query: OcrQuery, form: FormOptions) -> Result<Self, ApiError> {
         let engine = one_of("engine", query.engine, form.engine)?;
         let fields = match one_of("fields", query.fields, form.fields)?.as_deref().map(str::to_ascii_lowercase) {
-            None => state.fields_by_default,
+            None => state.fields.by_default,
             Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
             Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => return Err(ApiError::InvalidParameter(format!("`fields` is `{v}`; use true or false"))),

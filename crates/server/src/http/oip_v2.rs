@@ -127,7 +127,7 @@ async fn infer(
     let binary_output = binary_output(&parsed)?;
     let images = input_images(&state, &parsed, binary)?;
     let id = parsed.id.clone();
-    let fields = parsed.parameters.fields.unwrap_or(state.fields_by_default);
+    let fields = parsed.parameters.fields.unwrap_or(state.fields.by_default);
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);

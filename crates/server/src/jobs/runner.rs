@@ -139,7 +139,7 @@ async fn read_job(state: &AppState, claim: &Claim) -> Result<String, String> {
         let item = match read_image(state, slot, loaded, Bytes::from(bytes.clone()), options.pdf_text).await {
             Ok(mut response) => {
                 if options.fields {
-                    response.add_fields();
+                    response.add_fields(state.fields.merchants.as_deref());
                 }
                 BatchItem::Read { filename: filename.clone(), response }
             }
@@ -173,9 +173,7 @@ async fn read_image(
     pdf_text: PdfText,
 ) -> Result<crate::wire::response::OcrResponse, ApiError> {
     loop {
-        while !loaded.pool.idle() {
-            sleep(Duration::from_millis(5)).await;
-        }
+        loaded.pool.until_idle().await;
         let read =
             timeout(state.limits.request_timeout, reading::read(state, slot, loaded, image.clone(), false, pdf_text));
         match read.await {

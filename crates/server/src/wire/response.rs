@@ -99,8 +99,9 @@ impl OcrResponse {
     /// PDF's pages count as one long receipt: each page is placed below the
     /// one before (its boxes shifted down past the previous page's lowest
     /// line), so a total on page 2 is still found and rows never mix pages;
-    /// `sources` index the answer's lines as they are.
-    pub fn add_fields(&mut self) {
+    /// `sources` index the answer's lines as they are. With `merchants`, a
+    /// known shop's name and address come as the directory writes them.
+    pub fn add_fields(&mut self, merchants: Option<&hub_fields::Merchants>) {
         let (mut offset, mut bottom, mut page) = (0i64, 0i64, self.lines.first().and_then(|l| l.page));
         let lines: Vec<hub_fields::Line> = self
             .lines
@@ -117,7 +118,7 @@ impl OcrResponse {
                 }
             })
             .collect();
-        self.fields = serde_json::to_value(hub_fields::extract(&lines)).ok();
+        self.fields = serde_json::to_value(hub_fields::extract_with(&lines, merchants)).ok();
     }
 
     /// The same answer, given again after `elapsed` (from a cache).
