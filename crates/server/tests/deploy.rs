@@ -85,6 +85,20 @@ fn env_of(container: &Value, name: &str) -> Option<String> {
     container["env"].as_array()?.iter().find(|e| e["name"] == name)?["value"].as_str().map(str::to_owned)
 }
 
+/// A Deployment of `serve` or `worker` with `hub.merchantsConfigMap`: the
+/// directory file HUB_MERCHANTS names lies in the ConfigMap's mount.
+fn assert_merchants_mounted(deployment: &Value) {
+    let spec = &deployment["spec"]["template"]["spec"];
+    let container = &spec["containers"][0];
+    let path = env_of(container, "HUB_MERCHANTS").expect("HUB_MERCHANTS");
+    let mounts = container["volumeMounts"].as_array().unwrap();
+    let mount = mounts.iter().find(|m| m["name"] == "merchants").expect("the merchants mount");
+    let dir = mount["mountPath"].as_str().unwrap();
+    assert_eq!(path, format!("{dir}/merchants.jsonl"));
+    let volume = spec["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "merchants").expect("volume");
+    assert_eq!(volume["configMap"]["name"], "vendors");
+}
+
 /// The port `serve` listens on by default, from the binary's own help.
 fn default_port() -> u16 {
     let out = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args(["serve", "--help"]).output().unwrap();
@@ -154,6 +168,7 @@ async fn probes_and_ports_in_every_manifest_are_served() {
     let root = workspace_root();
     let port = default_port();
     let mut probes = BTreeSet::new();
+    let mut checked_merchants = 0;
 
     // Helm: the default render, and one with every optional part on.
     let everything = json!({
@@ -161,7 +176,7 @@ async fn probes_and_ports_in_every_manifest_are_served() {
         "autoscaling": {"enabled": true},
         "ingress": {"enabled": true},
         "metrics": {"serviceMonitor": {"enabled": true}},
-        "hub": {"apiKeysSecret": "hub-keys"},
+        "hub": {"apiKeysSecret": "hub-keys", "merchantsConfigMap": "vendors"},
         // Autoscaling and workers share a PostgreSQL job store.
         "jobs": {"postgresUrlSecret": "jobs-db"},
         "worker": {"enabled": true},
@@ -183,6 +198,11 @@ async fn probes_and_ports_in_every_manifest_are_served() {
         });
         for d in of_kind(&docs, "Deployment") {
             probes.extend(deployment_probes(d));
+            let command = &d["spec"]["template"]["spec"]["containers"][0]["args"][0];
+            if values["hub"]["merchantsConfigMap"].is_string() && (command == "serve" || command == "worker") {
+                assert_merchants_mounted(d);
+                checked_merchants += 1;
+            }
         }
         let service = of_kind(&docs, "Service").into_iter().find(|s| s["metadata"]["name"] == "hub-inference-hub");
         assert_eq!(service.expect("the hub Service")["spec"]["ports"][0]["targetPort"], "http");
@@ -199,6 +219,7 @@ async fn probes_and_ports_in_every_manifest_are_served() {
             probes.insert(Probe { origin: "helm test".into(), path: format!("/{path}"), port });
         }
     }
+    assert_eq!(checked_merchants, 2, "the hub and the worker both read the merchant directory");
     let kinds: BTreeSet<&str> = probes.iter().map(|p| p.origin.as_str()).collect();
     for expected in ["hub-inference-hub startupProbe", "hub-inference-hub livenessProbe", "ServiceMonitor", "helm test"]
     {

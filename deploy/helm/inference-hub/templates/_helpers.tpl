@@ -109,6 +109,30 @@ profile, result cache, log format.
 {{- end }}
 - name: HUB_LOG_FORMAT
   value: {{ .Values.hub.logFormat | quote }}
+{{- if .Values.hub.merchantsConfigMap }}
+- name: HUB_MERCHANTS
+  value: /etc/inference-hub/merchants/merchants.jsonl
+{{- end }}
+{{- end }}
+
+{{/*
+The merchant directory's ConfigMap as a volume and its mount, in the API
+pods and the workers (HUB_MERCHANTS above points into it).
+*/}}
+{{- define "inference-hub.merchantsMount" -}}
+{{- if .Values.hub.merchantsConfigMap }}
+- name: merchants
+  mountPath: /etc/inference-hub/merchants
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "inference-hub.merchantsVolume" -}}
+{{- if .Values.hub.merchantsConfigMap }}
+- name: merchants
+  configMap:
+    name: {{ .Values.hub.merchantsConfigMap }}
+{{- end }}
 {{- end }}
 
 {{/*
