@@ -30,7 +30,7 @@ static AMOUNT_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SLIPPED_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{1,5})-(\d{2})$").expect("slipped amount regex"));
+    LazyLock::new(|| Regex::new(r"^([0-9]{1,5})-([0-9]{2})$").expect("slipped amount regex"));
 
 /// One money amount found in an item.
 #[derive(Debug, Clone)]
@@ -81,30 +81,37 @@ pub(crate) fn find_amounts(page: &Page) -> Vec<Amount> {
                 continue;
             }
             let Some(cents) = parse_cents(num.as_str()) else { continue };
-            let cur = c.name("cur");
+            // "RN"/"RH" stand for "RM" only as a word of their own ("RETURN5.00" is not).
+            let cur = c.name("cur").filter(|m| {
+                let ocr_rm = m.as_str().eq_ignore_ascii_case("RN") || m.as_str().eq_ignore_ascii_case("RH");
+                !ocr_rm || !it.text[..m.start()].ends_with(|ch: char| ch.is_ascii_alphabetic())
+            });
+            // Where the amount starts: its sign and currency, when they are its own.
+            let start = match (c.name("neg1"), cur, c.name("neg2")) {
+                (Some(n), Some(_), _) => n.start(),
+                (_, Some(m), _) => m.start(),
+                (_, None, Some(n)) => n.start(),
+                _ => num.start(),
+            };
             // SROIE's labels keep a currency glued to the number ("RM9.00",
             // "$8.20") and mostly drop one set apart ("RM 9.00" -> "9.00"): in
             // TRAIN's labels 9 of 10 glued "RM" totals keep it, 13 of 21
             // spaced ones drop it.
             let glued = cur.is_some_and(|m| m.end() == num.start());
-            let printed_start = if glued { cur.map_or(num.start(), |m| m.start()) } else { num.start() };
-            // "RN"/"RH" stand for "RM" only as a word of their own ("RETURN5.00" is not).
-            let word_start = cur.is_none_or(|m| !it.text[..m.start()].ends_with(|ch: char| ch.is_ascii_alphabetic()));
-            let cur = cur.filter(|m| word_start || !matches!(m.as_str(), "RN" | "rn" | "RH" | "rh" | "Rn" | "Rh"));
             let mut currency = cur.map(|m| currency_word(m.as_str()));
             let mut printed = match (&currency, glued) {
                 (Some(c), true) => format!("{c}{}", num.as_str()),
-                _ => it.text[printed_start..num.end()].to_string(),
+                _ => num.as_str().to_string(),
             };
-            let glued_s = it.text[..whole.start()].ends_with(['S', 's'])
-                && !it.text[..whole.start() - 1].ends_with(|ch: char| ch.is_ascii_alphanumeric());
+            let glued_s = it.text[..start].ends_with(['S', 's'])
+                && !it.text[..start - 1].ends_with(|ch: char| ch.is_ascii_alphanumeric());
             if dollar && currency.is_none() && glued_s {
                 currency = Some("$".to_string());
                 printed = format!("${}", num.as_str());
             }
             out.push(Amount {
                 item: i,
-                start: whole.start(),
+                start,
                 end: num.end(),
                 printed,
                 currency,
@@ -178,7 +185,7 @@ pub(crate) fn label_of(page: &Page, amounts: &[Amount], a: &Amount) -> (String, 
             row.items.iter().copied().filter(|&j| j != a.item && page.items[j].x0 < item.x0).collect();
         left.sort_by(|&x, &y| page.items[y].x0.total_cmp(&page.items[x].x0));
         for j in left {
-            if amounts.iter().any(|b| b.item == j) {
+            if amounts.iter().any(|b| b.item == j && !b.slipped) {
                 break;
             }
             parts.insert(0, &page.items[j].upper);
@@ -192,7 +199,7 @@ pub(crate) fn label_of(page: &Page, amounts: &[Amount], a: &Amount) -> (String, 
     if label_words(&label) < 2 && item.row > 0 {
         // Value under its label ("TOTAL:" on one row, "9.00" on the next).
         let above = item.row - 1;
-        let has_amount = page.rows[above].items.iter().any(|&j| amounts.iter().any(|b| b.item == j));
+        let has_amount = page.rows[above].items.iter().any(|&j| amounts.iter().any(|b| b.item == j && !b.slipped));
         if !has_amount && page.gap(above, item.row) < 1.5 * page.line_h {
             let l = clean_label(&page.rows[above].upper);
             if letters(&l) >= 2 {
@@ -421,7 +428,7 @@ fn is_rounded_total(label: &str) -> bool {
 fn amount_left_of(page: &Page, amounts: &[Amount], a: &Amount) -> bool {
     let row = page.items[a.item].row;
     let x = page.items[a.item].x0;
-    amounts.iter().any(|b| {
+    amounts.iter().filter(|b| !b.slipped).any(|b| {
         (b.item == a.item && b.start < a.start)
             || (b.item != a.item && page.items[b.item].row == row && page.items[b.item].x0 < x)
     })
@@ -706,6 +713,12 @@ mod tests {
         // "RN" glued to a number is the recogniser's "RM".
         assert_eq!(total(&[("SUBTOTAL", "12.00"), ("TOTAL", "RN152.00")]).as_deref(), Some("RM152.00"));
         assert_eq!(total(&[("RETURN", "RETURN5.00"), ("TOTAL", "7.00")]).as_deref(), Some("7.00"));
+        // Not a currency inside a word: the amount starts at its number.
+        let lines = column(&["RETURN 5.00", "RETURN5.00", "TOTAL RN 5.00"]);
+        let page = crate::lines::Page::new(&lines);
+        let found: Vec<(usize, Option<String>)> =
+            super::find_amounts(&page).into_iter().map(|a| (a.start, a.currency)).collect();
+        assert_eq!(found, [(7, None), (6, None), (6, Some("RM".to_string()))]);
         // A decimal point read as a dash counts under a total label only.
         assert_eq!(total(&[("SUB-TOTAL", "49.06"), ("GST", "2.94"), ("TOTAL", "52-00")]).as_deref(), Some("52.00"));
         assert_eq!(total(&[("ITEM", "49.06"), ("SUB-TOTAL", "49.06"), ("NO", "12-14")]).as_deref(), Some("49.06"));

@@ -38,8 +38,9 @@ static MONTH_DAY_RE: LazyLock<Regex> = LazyLock::new(|| {
 static COMPACT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{8})").expect("date regex"));
 /// A numeric date with one separator lost or read as a space ("05 02-18",
 /// "2703/2018", "27/032018").
-static SLIPPED_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{2})( ?)([/.\-]?)(\d{2})( ?)([/.\-]?)(\d{4}|\d{2})\b").expect("date regex"));
+static SLIPPED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([0-9]{2})( ?)([/.\-]?)([0-9]{2})( ?)([/.\-]?)([0-9]{4}|[0-9]{2})\b").expect("date regex")
+});
 static TIME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{1,2}:\d{2}").expect("time regex"));
 
 /// Compiles the module's patterns (see [`crate::init_patterns`]).

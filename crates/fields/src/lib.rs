@@ -222,7 +222,7 @@ pub fn extract_with(lines: &[Line], merchants: Option<&Merchants>) -> Fields {
 
     let date = date::find_date(&page);
     let date_row = date.as_ref().and_then(|d| d.lines.iter().map(|&i| page.items[i].row).min());
-    let amount_row = amounts.iter().map(|a| page.items[a.item].row).min();
+    let amount_row = amounts.iter().filter(|a| !a.slipped).map(|a| page.items[a.item].row).min();
     if let Some(d) = date {
         f.date = Some(d.printed);
         f.sources.date = Some(Source::new(d.confidence, d.lines.clone()));

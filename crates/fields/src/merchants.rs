@@ -35,16 +35,23 @@ const NAME_SIMILARITY: f32 = 0.8;
 /// The same for the entry's address.
 const ADDRESS_SIMILARITY: f32 = 0.9;
 /// Names shorter than this (letters and digits) are too easy to find by
-/// chance.
+/// chance: such an entry ("IKEA") is used only with its address.
 const MIN_KEY: usize = 5;
 /// Candidates per receipt that get the full (approximate) match.
 const SHORTLIST: usize = 8;
-/// Rows from the top that may hold the name and address.
+/// Rows from the top that may hold the name and address, and the letters
+/// and digits taken from each row and in all: bounds the matching's cost
+/// whatever the lines (a PDF's text layer can have very long ones).
 const HEADER_ROWS: usize = 20;
+const ROW_KEY: usize = 200;
+const HEADER_KEY: usize = 2000;
+/// Longest name and address of an entry (letters and digits).
+const NAME_KEY: usize = 100;
+const ADDRESS_KEY: usize = 250;
 
-/// One line of a directory file.
+/// One line of a directory file; other keys (an ERP's ids, tax numbers)
+/// are ignored.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Record {
     company: String,
     #[serde(default)]
@@ -58,7 +65,7 @@ struct Entry {
     company_key: Vec<u8>,
     address_key: Vec<u8>,
     grams: Vec<[u8; 3]>,
-    /// How many times the file lists it: the last tie-breaker.
+    /// How many times the file lists it: breaks ties between variants.
     listed: u32,
 }
 
@@ -68,6 +75,7 @@ pub struct Merchants {
     entries: Vec<Entry>,
     /// Trigram -> the entries that have it.
     index: HashMap<[u8; 3], Vec<u32>>,
+    skipped: usize,
 }
 
 /// A directory file that cannot be used.
@@ -88,38 +96,47 @@ impl std::error::Error for MerchantsError {}
 
 impl Merchants {
     /// Reads JSON Lines, one `{"company": "...", "address": "..."}` per line
-    /// (`address` optional; blank lines skipped). An entry listed several
-    /// times wins ties with its variants.
+    /// (`address` optional, other keys ignored, blank lines skipped). A line
+    /// that is not such an object is an error; an entry that cannot be
+    /// matched safely (a name of under five letters and digits without an
+    /// address) or cheaply (a name over 100 letters and digits, an address
+    /// over 250) is skipped and counted in [`Merchants::skipped`].
     pub fn from_jsonl(text: &str) -> Result<Merchants, MerchantsError> {
         let mut entries: Vec<Entry> = Vec::new();
-        for (n, raw) in text.lines().enumerate() {
+        let mut seen: HashMap<(String, Option<String>), usize> = HashMap::new();
+        let mut skipped = 0;
+        for (n, raw) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let raw = raw.trim();
             if raw.is_empty() {
                 continue;
             }
-            let record: Record =
-                serde_json::from_str(raw).map_err(|e| MerchantsError { line: n + 1, message: e.to_string() })?;
-            let company_key = key(&record.company);
-            if company_key.len() < MIN_KEY {
-                return Err(MerchantsError {
-                    line: n + 1,
-                    message: format!("`company` needs at least {MIN_KEY} letters or digits"),
-                });
+            let record: Record = serde_json::from_str(raw).map_err(|e| MerchantsError {
+                line: n + 1,
+                // serde's wording without the line's contents.
+                message: format!("not a {{\"company\", \"address\"}} object ({:?} error)", e.classify()),
+            })?;
+            let company = record.company.trim().to_string();
+            let address = record.address.map(|a| a.trim().to_string()).filter(|a| !key(a).is_empty());
+            let (company_key, address_key) = (key(&company), address.as_deref().map(key).unwrap_or_default());
+            let unsafe_name = company_key.len() < 3 || (company_key.len() < MIN_KEY && address_key.is_empty());
+            if unsafe_name || company_key.len() > NAME_KEY || address_key.len() > ADDRESS_KEY {
+                skipped += 1;
+                continue;
             }
-            let address = record.address.filter(|a| !key(a).is_empty());
-            let address_key = address.as_deref().map(key).unwrap_or_default();
-            let entry = Entry {
+            if let Some(&i) = seen.get(&(company.clone(), address.clone())) {
+                let e: &mut Entry = &mut entries[i];
+                e.listed += 1;
+                continue;
+            }
+            seen.insert((company.clone(), address.clone()), entries.len());
+            entries.push(Entry {
                 grams: trigrams(&[company_key.as_slice(), &address_key].concat()),
                 listed: 1,
                 address_key,
-                company: record.company.trim().to_string(),
-                address: address.map(|a| a.trim().to_string()),
+                company,
+                address,
                 company_key,
-            };
-            match entries.iter_mut().find(|e| e.company == entry.company && e.address == entry.address) {
-                Some(e) => e.listed += 1,
-                None => entries.push(entry),
-            }
+            });
         }
         let mut index: HashMap<[u8; 3], Vec<u32>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
@@ -127,7 +144,7 @@ impl Merchants {
                 index.entry(*g).or_default().push(i as u32);
             }
         }
-        Ok(Merchants { entries, index })
+        Ok(Merchants { entries, index, skipped })
     }
 
     pub fn len(&self) -> usize {
@@ -138,12 +155,17 @@ impl Merchants {
         self.entries.is_empty()
     }
 
+    /// Lines left out because they could not be matched safely.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
     /// The entry a receipt's header names, if any; `read_address` is the
     /// address as the rules read it, to choose between entries that differ
     /// only in punctuation.
     pub(crate) fn find(&self, page: &Page, read_address: Option<&str>) -> Option<Found<'_>> {
         let header = Header::of(page);
-        if header.text.len() < MIN_KEY {
+        if header.text.len() < 3 {
             return None;
         }
         // Shortlist: the entries sharing the most trigrams with the header.
@@ -161,39 +183,57 @@ impl Merchants {
             .collect();
         shortlist.sort_by(|a, b| b.0.total_cmp(&a.0));
         shortlist.truncate(SHORTLIST);
-        let mut best: Option<(f32, Found)> = None;
+        // The closest entries: name and address both within their limits.
+        let mut close: Vec<Close> = Vec::new();
         for (_, i) in shortlist {
             let e = &self.entries[i];
-            let name = approximate_find(&e.company_key, &header.text);
-            if name.similarity < NAME_SIMILARITY {
+            let name = best_end(&e.company_key, &header.text);
+            let name_similarity = similarity_of(name.1, e.company_key.len());
+            if name_similarity < NAME_SIMILARITY {
                 continue;
             }
-            let address = (!e.address_key.is_empty()).then(|| approximate_find(&e.address_key, &header.text));
-            if address.as_ref().is_some_and(|a| a.similarity < ADDRESS_SIMILARITY) {
+            let address = (!e.address_key.is_empty()).then(|| best_end(&e.address_key, &header.text));
+            let address_similarity = address.map(|a| similarity_of(a.1, e.address_key.len()));
+            if address_similarity.is_some_and(|s| s < ADDRESS_SIMILARITY)
+                || (address.is_none() && e.company_key.len() < MIN_KEY)
+            {
                 continue;
             }
-            // Punctuation only breaks ties between equally close entries.
-            let punctuation = match (e.address.as_deref(), read_address) {
-                (Some(a), Some(r)) => text_similarity(a, r),
-                _ => 0.0,
-            };
-            let score = name.similarity
-                + address.as_ref().map_or(0.0, |a| a.similarity)
-                + 0.001 * e.listed.min(99) as f32
-                + 1e-5 * punctuation;
-            if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                let rows = |m: &Match| header.rows_of(m.start, m.end);
-                let found = Found {
-                    company: &e.company,
-                    company_rows: rows(&name),
-                    company_similarity: name.similarity,
-                    address: e.address.as_deref().zip(address.as_ref().map(|a| (rows(a), a.similarity))),
-                };
-                best = Some((score, found));
-            }
+            close.push(Close { score: name_similarity + address_similarity.unwrap_or(0.0), entry: i, name, address });
         }
-        best.map(|(_, found)| found)
+        // Closest first; equally close variants of one shop: the one listed
+        // more often, then the one punctuated like the receipt.
+        let top = close.iter().map(|c| c.score).fold(f32::MIN, f32::max);
+        let tied = close.iter().filter(|c| c.score == top);
+        let most_listed = tied.clone().map(|c| self.entries[c.entry].listed).max()?;
+        let punctuation = |c: &Close| match (self.entries[c.entry].address.as_deref(), read_address) {
+            (Some(a), Some(r)) => text_similarity(a, r),
+            _ => 0.0,
+        };
+        let winner = tied
+            .filter(|c| self.entries[c.entry].listed == most_listed)
+            .max_by(|a, b| punctuation(a).total_cmp(&punctuation(b)))?;
+        let (e, name, address) = (&self.entries[winner.entry], winner.name, winner.address);
+        let name = locate(&e.company_key, &header.text, name);
+        Some(Found {
+            company: &e.company,
+            company_rows: header.rows_of(name.start, name.end),
+            company_similarity: name.similarity,
+            address: e.address.as_deref().zip(address.map(|a| {
+                let m = locate(&e.address_key, &header.text, a);
+                (header.rows_of(m.start, m.end), m.similarity)
+            })),
+        })
     }
+}
+
+/// An entry close enough to the header: its name's and address's summed
+/// similarity, and where each ends in the header with its edits.
+struct Close {
+    score: f32,
+    entry: usize,
+    name: (usize, usize),
+    address: Option<(usize, usize)>,
 }
 
 /// A directory entry found on a receipt.
@@ -210,7 +250,7 @@ pub(crate) struct Found<'a> {
 /// read from one of its two rows, or with a misread letter).
 pub(crate) fn extends(known: &str, read: &str) -> bool {
     let (k, r) = (key(known), key(read));
-    !r.is_empty() && approximate_find(&r, &k).similarity >= 0.8
+    !r.is_empty() && r.len() <= k.len() + 4 && similarity_of(best_end(&r, &k).1, r.len()) >= 0.8
 }
 
 /// True when `known` can stand for the whole of `read`: close in letters
@@ -261,7 +301,10 @@ impl Header {
     fn of(page: &Page) -> Header {
         let (mut text, mut row) = (Vec::new(), Vec::new());
         for (r, rw) in page.rows.iter().enumerate().take(HEADER_ROWS) {
-            for b in rw.upper.bytes().filter(u8::is_ascii_alphanumeric) {
+            for b in rw.upper.bytes().filter(u8::is_ascii_alphanumeric).take(ROW_KEY) {
+                if text.len() == HEADER_KEY {
+                    break;
+                }
                 text.push(b);
                 row.push(r);
             }
@@ -283,16 +326,25 @@ struct Match {
     similarity: f32,
 }
 
+/// 1 − edits / length.
+fn similarity_of(edits: usize, len: usize) -> f32 {
+    1.0 - edits as f32 / len.max(1) as f32
+}
+
 /// The stretch of `hay` closest to `needle` by edit distance (an
 /// approximate substring match: skipping into and out of `hay` is free).
+#[cfg(test)]
 fn approximate_find(needle: &[u8], hay: &[u8]) -> Match {
-    let (end, edits) = best_end(needle, hay);
-    // The start: the same search backwards from the end.
+    locate(needle, hay, best_end(needle, hay))
+}
+
+/// The whole stretch, given its end and edits from [`best_end`]: the start
+/// is the same search backwards from the end.
+fn locate(needle: &[u8], hay: &[u8], (end, edits): (usize, usize)) -> Match {
     let rev_needle: Vec<u8> = needle.iter().rev().copied().collect();
     let rev_hay: Vec<u8> = hay[..end].iter().rev().copied().collect();
     let (back, _) = best_end(&rev_needle, &rev_hay);
-    let similarity = 1.0 - edits as f32 / needle.len().max(1) as f32;
-    Match { start: end - back, end, similarity }
+    Match { start: end - back, end, similarity: similarity_of(edits, needle.len()) }
 }
 
 /// End (exclusive) in `hay` of the stretch nearest to `needle`, and its edits.
@@ -426,10 +478,34 @@ mod tests {
     fn bad_files_name_their_line() {
         let e = Merchants::from_jsonl("{\"company\": \"KEDAI MAJU\"}\n{\"name\": \"X\"}").unwrap_err();
         assert_eq!(e.line, 2);
-        let e = Merchants::from_jsonl("{\"company\": \"A B\"}").unwrap_err();
-        assert!(e.message.contains("at least"), "{e}");
         let e = Merchants::from_jsonl("not json").unwrap_err();
         assert_eq!(e.line, 1);
+        assert!(!e.message.contains("not json"), "the file's contents stay out of messages: {e}");
         assert_eq!(Merchants::from_jsonl("\n\n").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn lenient_where_an_erp_export_differs() {
+        // A byte-order mark, keys of its own, a short name with an address.
+        let d = Merchants::from_jsonl(concat!(
+            "\u{feff}{\"id\": 7, \"company\": \"IKEA\", \"address\": \"1, JALAN PJU 7/2, MUTIARA DAMANSARA\"}\n",
+            "{\"company\": \"KFC\"}\n",
+            "{\"company\": \"A B\", \"address\": \"\"}\n",
+        ))
+        .unwrap();
+        assert_eq!((d.len(), d.skipped()), (1, 2));
+        let rows = ["IKEA", "1, JALAN PJU 7/2, MUTIARA DAMANSARA", "TOTAL 9.00"];
+        assert!(extract_with(&column(&rows), Some(&d)).sources.company.unwrap().from_directory);
+        // Without its address a short name is not enough.
+        let rows = ["IKEA", "12, JALAN LAIN, 43000 KAJANG", "TOTAL 9.00"];
+        assert!(!extract_with(&column(&rows), Some(&d)).sources.company.unwrap().from_directory);
+    }
+
+    #[test]
+    fn very_long_lines_are_matched_within_bounds() {
+        let long = "GARDENIA BAKERIES (KL) SDN BHD ".repeat(3000);
+        let rows = [long.as_str(), "LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR.", "TOTAL 9.00"];
+        let f = extract_with(&column(&rows), Some(&directory()));
+        assert_eq!(f.address.as_deref(), Some("LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR."));
     }
 }

@@ -42,8 +42,6 @@ pub struct JobStore {
 const JOB_COLUMNS: &str = "id, owner, status, options, image_count, attempts, max_attempts, created_at, started_at, \
      finished_at, expires_at, error, callback_url, callback_state, callback_attempts, callback_error";
 
-/// What a job's end sets besides its status: when it ended and expires, no
-/// lease, and its callback due now (when it has one).
 /// The fence of every write by a claim's worker: the job is still running
 /// under this worker **and** this attempt, so a worker that lost its lease
 /// cannot touch the run of the one that took over. Binds the job id, the
@@ -52,6 +50,8 @@ fn still_held(first: usize) -> String {
     format!("id = ${first} AND worker = ${} AND attempts = ${} AND status = 'running'", first + 1, first + 2)
 }
 
+/// What a job's end sets besides its status: when it ended and expires, no
+/// lease, and its callback due now (when it has one).
 const ENDED: &str = "finished_at = $1, expires_at = $2, lease_until = NULL, \
      callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next = $1";
 

@@ -20,6 +20,7 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let jobs = args.jobs.clamp(1, args.files.len().max(1));
     let loaded = args.engine.load(name, jobs).context("loading the engine")?;
     let limits = args.engine.decode_limits();
+    anyhow::ensure!(args.fields || args.merchants.merchants.is_none(), "--merchants is for the fields: add --fields");
     let merchants = args.merchants.load()?;
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -184,8 +184,8 @@ impl MerchantsArgs {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
         let merchants = hub_fields::Merchants::from_jsonl(&text)
             .map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        // The count only: the file is the operator's business, not the log's.
-        tracing::info!(entries = merchants.len(), "merchant directory loaded");
+        // Counts only: the file is the operator's business, not the log's.
+        tracing::info!(entries = merchants.len(), skipped = merchants.skipped(), "merchant directory loaded");
         Ok(Some(std::sync::Arc::new(merchants)))
     }
 }
