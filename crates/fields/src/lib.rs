@@ -60,7 +60,8 @@
 //! highlighting); `confidence` (0..1, two decimals) is the strength of the rule
 //! that fired times the OCR confidence of those lines. A value taken from a
 //! [`Merchants`] entry says `"from_directory": true`, its confidence is how
-//! closely the lines read like the entry. `date_iso`'s confidence
+//! closely the lines read like the entry; the entry's `id`, when it has one,
+//! is `merchant_id` (a key present only then). `date_iso`'s confidence
 //! is lower when the day/month order came from the convention rather than
 //! from the receipt.
 //!
@@ -175,6 +176,10 @@ pub struct Fields {
     pub currency: Option<String>,
     /// GST/SST/VAT amount as a plain decimal string, when printed.
     pub tax: Option<String>,
+    /// The `id` of the [`Merchants`] entry the company came from; absent
+    /// without a directory match (or an entry without an `id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
     pub sources: Sources,
 }
 
@@ -253,6 +258,7 @@ pub fn extract_with(lines: &[Line], merchants: Option<&Merchants>) -> Fields {
         // entry's, the address read (nearly) the entry's whole address.
         if f.company.as_deref().is_none_or(|r| merchants::extends(found.company, r)) {
             f.company = Some(found.company.to_string());
+            f.merchant_id = found.id.map(str::to_string);
             f.sources.company =
                 Some(Source::directory(found.company_similarity, rows_to_lines(&page, &found.company_rows)));
         }

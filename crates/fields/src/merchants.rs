@@ -56,12 +56,24 @@ struct Record {
     company: String,
     #[serde(default)]
     address: Option<String>,
+    /// The ERP's own key for the shop (a string or an integer), given back
+    /// as `merchant_id` so a client can link the receipt to its record.
+    #[serde(default)]
+    id: Option<Id>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Id {
+    Text(String),
+    Number(i64),
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
     company: String,
     address: Option<String>,
+    id: Option<String>,
     company_key: Vec<u8>,
     address_key: Vec<u8>,
     grams: Vec<[u8; 3]>,
@@ -95,8 +107,9 @@ impl std::fmt::Display for MerchantsError {
 impl std::error::Error for MerchantsError {}
 
 impl Merchants {
-    /// Reads JSON Lines, one `{"company": "...", "address": "..."}` per line
-    /// (`address` optional, other keys ignored, blank lines skipped). A line
+    /// Reads JSON Lines, one `{"company": "...", "address": "...", "id": ...}`
+    /// per line (`address` and `id` optional, other keys ignored, blank lines
+    /// skipped). A line
     /// that is not such an object is an error; an entry that cannot be
     /// matched safely (a name of under five letters and digits without an
     /// address) or cheaply (a name over 100 letters and digits, an address
@@ -129,7 +142,12 @@ impl Merchants {
                 continue;
             }
             seen.insert((company.clone(), address.clone()), entries.len());
+            let id = record.id.map(|id| match id {
+                Id::Text(t) => t,
+                Id::Number(n) => n.to_string(),
+            });
             entries.push(Entry {
+                id,
                 grams: trigrams(&[company_key.as_slice(), &address_key].concat()),
                 listed: 1,
                 address_key,
@@ -216,6 +234,7 @@ impl Merchants {
         let (e, name, address) = (&self.entries[winner.entry], winner.name, winner.address);
         let name = locate(&e.company_key, &header.text, name);
         Some(Found {
+            id: e.id.as_deref(),
             company: &e.company,
             company_rows: header.rows_of(name.start, name.end),
             company_similarity: name.similarity,
@@ -239,6 +258,7 @@ struct Close {
 /// A directory entry found on a receipt.
 #[derive(Debug, Clone)]
 pub(crate) struct Found<'a> {
+    pub id: Option<&'a str>,
     pub company: &'a str,
     pub company_rows: Vec<usize>,
     pub company_similarity: f32,
@@ -375,7 +395,7 @@ mod tests {
 
     fn directory() -> Merchants {
         Merchants::from_jsonl(
-            r#"{"company": "GARDENIA BAKERIES (KL) SDN BHD", "address": "LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR."}
+            r#"{"company": "GARDENIA BAKERIES (KL) SDN BHD", "address": "LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR.", "id": 4711}
 
 {"company": "SANYU STATIONERY SHOP", "address": "NO. 31G&33G, JALAN SETIA INDAH X ,U13/X 40170 SETIA ALAM"}
 {"company": "KEDAI MAJU"}"#,
@@ -402,6 +422,7 @@ mod tests {
         let f = extract_with(&column(&rows), Some(&directory()));
         assert_eq!(f.company.as_deref(), Some("GARDENIA BAKERIES (KL) SDN BHD"));
         assert_eq!(f.address.as_deref(), Some("LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR."));
+        assert_eq!(f.merchant_id.as_deref(), Some("4711"));
         let sources = f.sources;
         assert_eq!(sources.company.as_ref().unwrap().lines, vec![0]);
         assert!(sources.company.unwrap().from_directory);
@@ -422,7 +443,9 @@ mod tests {
     fn unknown_shops_and_other_branches_are_read_from_the_receipt() {
         let d = directory();
         let rows = ["SYARIKAT BARU SDN BHD", "1, JALAN SATU, 43000 KAJANG", "TOTAL 9.00"];
-        assert_eq!(extract_with(&column(&rows), Some(&d)), extract_with(&column(&rows), None));
+        let f = extract_with(&column(&rows), Some(&d));
+        assert_eq!(f, extract_with(&column(&rows), None));
+        assert_eq!(f.merchant_id, None);
         // The name matches, the address is another branch's: not this entry.
         let rows = ["SANYU STATIONERY SHOP", "NO. 5, JALAN TIGA, 81200 JOHOR BAHRU", "TOTAL 9.00"];
         let f = extract_with(&column(&rows), Some(&d));
@@ -478,6 +501,8 @@ mod tests {
     fn bad_files_name_their_line() {
         let e = Merchants::from_jsonl("{\"company\": \"KEDAI MAJU\"}\n{\"name\": \"X\"}").unwrap_err();
         assert_eq!(e.line, 2);
+        let e = Merchants::from_jsonl("{\"company\": \"KEDAI MAJU\", \"id\": [1]}").unwrap_err();
+        assert_eq!(e.line, 1);
         let e = Merchants::from_jsonl("not json").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(!e.message.contains("not json"), "the file's contents stay out of messages: {e}");

@@ -179,7 +179,7 @@ async fn a_merchant_directory_names_a_known_shop() {
     std::fs::write(
         &directory,
         concat!(
-            r#"{"company": "Kedai Maju Sdn. Bhd.", "address": "12, Jalan Maju, 50000 Kuala Lumpur"}"#,
+            r#"{"id": "res.partner,42", "company": "Kedai Maju Sdn. Bhd.", "address": "12, Jalan Maju, 50000 Kuala Lumpur"}"#,
             "\n",
             r#"{"company": "Syarikat Lain Enterprise", "address": "7, Jalan Lain, 43000 Kajang"}"#,
             "\n"
@@ -201,10 +201,12 @@ async fn a_merchant_directory_names_a_known_shop() {
     server.wait_ready().await;
     let reply = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
+    common::check_ocr_body(&reply.json);
     let fields = &reply.json["fields"];
     assert_eq!(fields["company"], "Kedai Maju Sdn. Bhd.", "{fields}");
     assert_eq!(fields["address"], "12, Jalan Maju, 50000 Kuala Lumpur", "{fields}");
     assert_eq!(fields["sources"]["company"]["from_directory"], true, "{fields}");
+    assert_eq!(fields["merchant_id"], "res.partner,42", "{fields}");
     assert_eq!(fields["sources"]["company"]["lines"], json!([0]), "{fields}");
     assert_eq!(fields["sources"]["total"].get("from_directory"), None, "{fields}");
     assert_eq!(fields["total_amount"], "12.50");

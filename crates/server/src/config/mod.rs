@@ -171,9 +171,10 @@ pub struct WorkerArgs {
 /// Known merchants for the receipt fields (`hub_fields::Merchants`).
 #[derive(Debug, Clone, Args)]
 pub struct MerchantsArgs {
-    /// A merchant directory, JSON Lines of `{"company": ..., "address": ...}`
-    /// (an ERP's vendor list): a receipt from one of them gets its company and
-    /// address as written there. Read at start-up; a bad file stops the start.
+    /// A merchant directory, JSON Lines of `{"company": ..., "address": ...,
+    /// "id": ...}` (an ERP's vendor list): a receipt from one of them gets its
+    /// company and address as written there, and `merchant_id`. Read at
+    /// start-up; a bad file stops the start.
     #[arg(long, env = "HUB_MERCHANTS")]
     pub merchants: Option<PathBuf>,
 }

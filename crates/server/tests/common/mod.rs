@@ -559,8 +559,13 @@ pub fn check_ocr_body(json: &Value) -> Vec<OcrLine> {
     let mut fields = vec!["lines", "line_count", "avg_confidence", "processing_time_ms", "engine"];
     // With fields=true (or --fields), the receipt's fields too.
     if let Some(receipt) = json.get("fields") {
-        let expected =
-            ["company", "address", "date", "total", "date_iso", "total_amount", "currency", "tax", "sources"];
+        let mut expected =
+            vec!["company", "address", "date", "total", "date_iso", "total_amount", "currency", "tax", "sources"];
+        // Only with a merchant directory's match, and then a string.
+        if let Some(id) = receipt.get("merchant_id") {
+            assert!(id.is_string(), "merchant_id {id}");
+            expected.push("merchant_id");
+        }
         assert_eq!(keys(receipt), set(&expected), "fields: {receipt}");
         fields.push("fields");
     }
