@@ -145,6 +145,7 @@ pub async fn run_batch(
     images: Vec<Vec<u8>>,
     bypass: bool,
     fields: bool,
+    pdf_text: PdfText,
 ) -> Result<Vec<OcrResponse>, ProtocolError> {
     let loaded = state.loaded(slot)?;
     let limit = state.limits.max_batch;
@@ -172,7 +173,7 @@ pub async fn run_batch(
     let count = images.len();
     let started = Instant::now();
     let jobs = images.into_iter().enumerate().map(|(i, image)| async move {
-        let read = crate::reading::read(state, slot, loaded, image.into(), bypass, PdfText::Auto).await;
+        let read = crate::reading::read(state, slot, loaded, image.into(), bypass, pdf_text).await;
         let mut response = read.map_err(|e| ProtocolError::Api(e, Some(i)))?.response;
         if fields {
             response.add_fields(state.fields.merchants.as_deref());

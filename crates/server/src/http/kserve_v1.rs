@@ -15,7 +15,9 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 
 use super::kserve::{self, ProtocolError};
+use crate::pdf_pages::PdfText;
 use crate::state::SharedState;
+use crate::wire::error::ApiError;
 
 pub fn routes(state: &SharedState) -> Router<SharedState> {
     // `{name}:predict` is one path segment, so the verb is split off in the
@@ -57,6 +59,13 @@ async fn predict(
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
     drop(body);
     let fields = parsed.pointer("/parameters/fields").and_then(Value::as_bool).unwrap_or(state.fields.by_default);
+    let pdf_text = match parsed.pointer("/parameters/pdf_text") {
+        None => PdfText::Auto,
+        Some(Value::String(value)) => PdfText::parse(Some(value))?,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!("`pdf_text` is {other}; use \"auto\" or \"off\"")).into());
+        }
+    };
     let instances = parsed
         .get("instances")
         .and_then(Value::as_array)
@@ -73,6 +82,6 @@ async fn predict(
         .collect::<Result<Vec<_>, _>>()?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
-    let predictions = kserve::run_batch(&state, slot, images, bypass, fields).await?;
+    let predictions = kserve::run_batch(&state, slot, images, bypass, fields, pdf_text).await?;
     Ok(Json(json!({"predictions": predictions})))
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::kserve::{self, ProtocolError};
+use crate::pdf_pages::PdfText;
 use crate::state::{AppState, SharedState};
 use crate::wire::binary_tensor;
 use crate::wire::{HEADER_LENGTH, V2_INPUT as INPUT, V2_OUTPUT as OUTPUT};
@@ -82,6 +83,9 @@ struct Parameters {
     /// Request level, this service's own: add the receipt's fields to each
     /// result [default: `--fields`].
     fields: Option<bool>,
+    /// Request level, this service's own: `auto` reads a PDF page's text
+    /// layer when it has one, `off` runs OCR on every page [default: auto].
+    pdf_text: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,10 +132,11 @@ async fn infer(
     let images = input_images(&state, &parsed, binary)?;
     let id = parsed.id.clone();
     let fields = parsed.parameters.fields.unwrap_or(state.fields.by_default);
+    let pdf_text = PdfText::parse(parsed.parameters.pdf_text.as_deref())?;
     // Only the decoded images stay in memory while they are read.
     drop(parsed);
     drop(body);
-    let results = kserve::run_batch(&state, slot, images, bypass, fields).await?;
+    let results = kserve::run_batch(&state, slot, images, bypass, fields, pdf_text).await?;
     let texts: Vec<String> = results.iter().map(|r| serde_json::to_string(r).expect("serialisable")).collect();
     Ok(respond(&name, id, &texts, binary_output))
 }

@@ -114,6 +114,25 @@ async fn pdfs_on_the_batch_and_kserve_routes() {
     let reply = app.post_json("/v2/models/ocr/infer", &v2).await;
     let result: Value = serde_json::from_str(reply.json["outputs"][0]["data"][0].as_str().unwrap()).unwrap();
     assert_eq!(pages(&result), [1, 1, 2, 2], "{result}");
+    // `pdf_text` as a request parameter: `off` sends the page to OCR.
+    let v1 = json!({"instances": [{"image": {"b64": b64(&text)}}], "parameters": {"pdf_text": "off"}});
+    let reply = app.post_json("/v1/models/ocr:predict", &v1).await;
+    assert_eq!(reply.json["predictions"][0]["ocr_pages"], json!([1]), "{}", reply.json);
+    let v2 = json!({"parameters": {"pdf_text": "off"},
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(&text)]}]});
+    let reply = app.post_json("/v2/models/ocr/infer", &v2).await;
+    let result: Value = serde_json::from_str(reply.json["outputs"][0]["data"][0].as_str().unwrap()).unwrap();
+    assert_eq!(result["ocr_pages"], json!([1]), "{result}");
+    let v2 = json!({"parameters": {"pdf_text": "auto"},
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(&text)]}]});
+    let reply = app.post_json("/v2/models/ocr/infer", &v2).await;
+    let result: Value = serde_json::from_str(reply.json["outputs"][0]["data"][0].as_str().unwrap()).unwrap();
+    assert_eq!(texts(&result), TEXT_LAYER, "{result}");
+    for parameters in [json!({"pdf_text": "sometimes"}), json!({"pdf_text": false})] {
+        let v1 = json!({"instances": [{"image": {"b64": b64(&text)}}], "parameters": parameters});
+        let reply = app.post_json("/v1/models/ocr:predict", &v1).await;
+        assert_eq!(reply.status, 400, "{parameters}: {}", reply.json);
+    }
     let bad = json!({"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(b"%PDF-1.7\n")]}]});
     let reply = app.post_json("/v2/models/ocr/infer", &bad).await;
     assert_eq!(reply.status, 422, "{}", reply.json);
