@@ -29,8 +29,7 @@ train, out = sys.argv[1:]
 with open(out, "w", encoding="utf-8") as f:
     for path in sorted(glob.glob(f"{train}/*.key.json")):
         key = json.load(open(path, encoding="utf-8"))
-        if sum(c.isalnum() for c in key.get("company", "")) >= 5:
-            f.write(json.dumps({"company": key["company"], "address": key.get("address", "")}) + "\n")
+        f.write(json.dumps({"company": key["company"], "address": key.get("address", "")}) + "\n")
 PY
   rm -rf "$preds/../merchants-preds"
   mkdir -p "$preds/../merchants-preds"

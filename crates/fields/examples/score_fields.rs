@@ -270,9 +270,7 @@ fn directory_records(dir: &Path) -> Vec<(String, String, String)> {
 fn directory(records: &[(String, String, String)], leave_out: Option<&str>) -> Merchants {
     let jsonl: Vec<String> = records
         .iter()
-        .filter(|(id, company, _)| {
-            Some(id.as_str()) != leave_out && company.chars().filter(|c| c.is_alphanumeric()).count() >= 5
-        })
+        .filter(|(id, _, _)| Some(id.as_str()) != leave_out)
         .map(|(_, company, address)| json!({"company": company, "address": address}).to_string())
         .collect();
     Merchants::from_jsonl(&jsonl.join("\n")).expect("directory")

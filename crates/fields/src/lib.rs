@@ -256,17 +256,17 @@ pub fn extract_with(lines: &[Line], merchants: Option<&Merchants>) -> Fields {
         // The directory's spelling replaces what was read when it is the
         // same thing read better: the name read is (nearly) part of the
         // entry's, the address read (nearly) the entry's whole address.
-        if f.company.as_deref().is_none_or(|r| merchants::extends(found.company, r)) {
-            f.company = Some(found.company.to_string());
-            f.merchant_id = found.id.map(str::to_string);
+        if f.company.as_deref().is_none_or(|r| found.names(r)) {
+            f.company = Some(found.company().to_string());
+            f.merchant_id = found.id().map(str::to_string);
             f.sources.company =
                 Some(Source::directory(found.company_similarity, rows_to_lines(&page, &found.company_rows)));
         }
-        if let Some((address, (rows, similarity))) = found.address
-            && f.address.as_deref().is_none_or(|r| merchants::stands_for(address, r))
+        if let (Some(address), Some((rows, similarity))) = (found.address(), &found.address_read)
+            && f.address.as_deref().is_none_or(|r| found.covers_address(r))
         {
             f.address = Some(address.to_string());
-            f.sources.address = Some(Source::directory(similarity, rows_to_lines(&page, &rows)));
+            f.sources.address = Some(Source::directory(*similarity, rows_to_lines(&page, rows)));
         }
     }
     f

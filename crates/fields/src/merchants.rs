@@ -109,11 +109,10 @@ impl std::error::Error for MerchantsError {}
 impl Merchants {
     /// Reads JSON Lines, one `{"company": "...", "address": "...", "id": ...}`
     /// per line (`address` and `id` optional, other keys ignored, blank lines
-    /// skipped). A line
-    /// that is not such an object is an error; an entry that cannot be
-    /// matched safely (a name of under five letters and digits without an
-    /// address) or cheaply (a name over 100 letters and digits, an address
-    /// over 250) is skipped and counted in [`Merchants::skipped`].
+    /// skipped). A line that is not such an object is an error; an entry that
+    /// cannot be matched safely (a name of under five letters and digits
+    /// without an address) or cheaply (a name over 100 letters and digits, an
+    /// address over 250) is skipped and counted in [`Merchants::skipped`].
     pub fn from_jsonl(text: &str) -> Result<Merchants, MerchantsError> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut seen: HashMap<(String, Option<String>), usize> = HashMap::new();
@@ -129,19 +128,24 @@ impl Merchants {
                 message: format!("not a {{\"company\", \"address\"}} object ({:?} error)", e.classify()),
             })?;
             let company = record.company.trim().to_string();
-            let address = record.address.map(|a| a.trim().to_string()).filter(|a| !key(a).is_empty());
+            let address = record.address.map(|a| a.trim().to_string());
             let (company_key, address_key) = (key(&company), address.as_deref().map(key).unwrap_or_default());
+            // An address without letters or digits is none.
+            let address = address.filter(|_| !address_key.is_empty());
             let unsafe_name = company_key.len() < 3 || (company_key.len() < MIN_KEY && address_key.is_empty());
             if unsafe_name || company_key.len() > NAME_KEY || address_key.len() > ADDRESS_KEY {
                 skipped += 1;
                 continue;
             }
-            if let Some(&i) = seen.get(&(company.clone(), address.clone())) {
-                let e: &mut Entry = &mut entries[i];
-                e.listed += 1;
-                continue;
+            match seen.entry((company.clone(), address.clone())) {
+                std::collections::hash_map::Entry::Occupied(listed) => {
+                    entries[*listed.get()].listed += 1;
+                    continue;
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(entries.len());
+                }
             }
-            seen.insert((company.clone(), address.clone()), entries.len());
             let id = record.id.map(|id| match id {
                 Id::Text(t) => t,
                 Id::Number(n) => n.to_string(),
@@ -228,20 +232,20 @@ impl Merchants {
             (Some(a), Some(r)) => text_similarity(a, r),
             _ => 0.0,
         };
-        let winner = tied
+        let (_, winner) = tied
             .filter(|c| self.entries[c.entry].listed == most_listed)
-            .max_by(|a, b| punctuation(a).total_cmp(&punctuation(b)))?;
-        let (e, name, address) = (&self.entries[winner.entry], winner.name, winner.address);
-        let name = locate(&e.company_key, &header.text, name);
+            .map(|c| (punctuation(c), c))
+            .max_by(|a, b| a.0.total_cmp(&b.0))?;
+        let e = &self.entries[winner.entry];
+        let name = locate(&e.company_key, &header.text, winner.name);
         Some(Found {
-            id: e.id.as_deref(),
-            company: &e.company,
+            entry: e,
             company_rows: header.rows_of(name.start, name.end),
             company_similarity: name.similarity,
-            address: e.address.as_deref().zip(address.map(|a| {
+            address_read: winner.address.map(|a| {
                 let m = locate(&e.address_key, &header.text, a);
                 (header.rows_of(m.start, m.end), m.similarity)
-            })),
+            }),
         })
     }
 }
@@ -258,27 +262,43 @@ struct Close {
 /// A directory entry found on a receipt.
 #[derive(Debug, Clone)]
 pub(crate) struct Found<'a> {
-    pub id: Option<&'a str>,
-    pub company: &'a str,
+    entry: &'a Entry,
     pub company_rows: Vec<usize>,
     pub company_similarity: f32,
-    /// The entry's address, the rows it was read on and its similarity.
-    pub address: Option<(&'a str, (Vec<usize>, f32))>,
+    /// The rows the entry's address was read on and its similarity.
+    pub address_read: Option<(Vec<usize>, f32)>,
 }
 
-/// True when `read` is, within a few slips, a part of `known` (a name
-/// read from one of its two rows, or with a misread letter).
-pub(crate) fn extends(known: &str, read: &str) -> bool {
-    let (k, r) = (key(known), key(read));
-    !r.is_empty() && r.len() <= k.len() + 4 && similarity_of(best_end(&r, &k).1, r.len()) >= 0.8
-}
+impl<'a> Found<'a> {
+    pub fn id(&self) -> Option<&'a str> {
+        self.entry.id.as_deref()
+    }
 
-/// True when `known` can stand for the whole of `read`: close in letters
-/// and digits, and not missing a part of it (a chain's address without the
-/// branch's line under it).
-pub(crate) fn stands_for(known: &str, read: &str) -> bool {
-    let (k, r) = (key(known), key(read));
-    r.len() <= k.len() + 4 && similarity(&k, &r) >= 0.8
+    pub fn company(&self) -> &'a str {
+        &self.entry.company
+    }
+
+    /// The entry's address, when it has one (then `address_read` says
+    /// where it was found).
+    pub fn address(&self) -> Option<&'a str> {
+        self.entry.address.as_deref()
+    }
+
+    /// True when the name the rules read is, within a few slips, a part of
+    /// the entry's (a name read from one of its two rows, or with a
+    /// misread letter).
+    pub fn names(&self, read: &str) -> bool {
+        let (k, r) = (&self.entry.company_key, key(read));
+        !r.is_empty() && r.len() <= k.len() + 4 && similarity_of(best_end(&r, k).1, r.len()) >= 0.8
+    }
+
+    /// True when the entry's address can stand for the whole of the address
+    /// the rules read: close in letters and digits, and not missing a part
+    /// of it (a chain's address without the branch's line under it).
+    pub fn covers_address(&self, read: &str) -> bool {
+        let (k, r) = (&self.entry.address_key, key(read));
+        r.len() <= k.len() + 4 && similarity(k, &r) >= 0.8
+    }
 }
 
 /// 1 − edits / length between two texts, upper-cased, spaces collapsed.
