@@ -50,6 +50,14 @@ fn still_held(first: usize) -> String {
     format!("id = ${first} AND worker = ${} AND attempts = ${} AND status = 'running'", first + 1, first + 2)
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds [`still_held`]'s job id, worker and attempt, after the statement's
+/// own parameters.
+fn bind_held<'q>(query: AnyQuery<'q>, worker: &'q str, claim: &'q Claim) -> AnyQuery<'q> {
+    query.bind(&claim.id).bind(worker).bind(i64::from(claim.attempt))
+}
+
 /// What a job's end sets besides its status: when it ended and expires, no
 /// lease, and its callback due now (when it has one).
 const ENDED: &str = "finished_at = $1, expires_at = $2, lease_until = NULL, \
@@ -296,28 +304,20 @@ impl JobStore {
 
     /// Extends `claim`'s lease; `false` when the worker has lost it.
     pub async fn heartbeat(&self, worker: &str, claim: &Claim, lease: Duration) -> Result<bool, JobError> {
-        let done = sqlx::query(&format!("UPDATE hub_jobs SET lease_until = $1 WHERE {}", still_held(2)))
-            .bind(now_ms() + millis(lease))
-            .bind(&claim.id)
-            .bind(worker)
-            .bind(i64::from(claim.attempt))
-            .execute(&self.pool)
-            .await?;
+        let sql = format!("UPDATE hub_jobs SET lease_until = $1 WHERE {}", still_held(2));
+        let done =
+            bind_held(sqlx::query(&sql).bind(now_ms() + millis(lease)), worker, claim).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Hands `claim` back to the queue unfinished (the worker is stopping),
     /// without counting the attempt. `false` when the worker had lost it.
     pub async fn release(&self, worker: &str, claim: &Claim) -> Result<bool, JobError> {
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE hub_jobs SET status = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL WHERE {}",
             still_held(1)
-        ))
-        .bind(&claim.id)
-        .bind(worker)
-        .bind(i64::from(claim.attempt))
-        .execute(&self.pool)
-        .await?;
+        );
+        let done = bind_held(sqlx::query(&sql), worker, claim).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -331,23 +331,13 @@ impl JobStore {
         };
         let stored = result.as_ref().map_or(0, |r| r.len() as i64);
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE hub_jobs SET status = $3, result = $4, error = $5, stored_bytes = $6, {ENDED} WHERE {}",
             still_held(7)
-        ))
-        .bind(now)
-        .bind(now + self.ttl_ms())
-        .bind(status)
-        .bind(result)
-        .bind(error)
-        .bind(stored)
-        .bind(&claim.id)
-        .bind(worker)
-        .bind(i64::from(claim.attempt))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        );
+        let own =
+            sqlx::query(&sql).bind(now).bind(now + self.ttl_ms()).bind(status).bind(result).bind(error).bind(stored);
+        let done = bind_held(own, worker, claim).execute(&mut *tx).await?.rows_affected() == 1;
         if done {
             sqlx::query("DELETE FROM hub_job_images WHERE job_id = $1").bind(&claim.id).execute(&mut *tx).await?;
         }
