@@ -167,7 +167,6 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 /// How the receipt fields are read.
-#[derive(Default)]
 pub struct FieldSettings {
     /// Answers carry the fields unless a request says `fields=false`.
     pub by_default: bool,
