@@ -87,6 +87,41 @@ async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
             assert!(!logs.to_uppercase().contains(word), "recognised text {word:?} in the gateway log:\n{logs}");
         }
     }
+
+    // The request's options reach the model server: fields (form or query),
+    // an engine by name, pdf_text; bad values get the service's own errors.
+    let direct = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
+    assert_eq!(direct.status, 200, "{}", direct.json);
+    assert!(direct.json["fields"]["total"].is_string(), "{}", direct.json);
+    for gateway in [&v1, &v2] {
+        for (route, form) in [
+            ("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")),
+            ("/gateway/ocr?fields=true", png_form("image_file", &png)),
+            ("/v1/ocr?fields=true&engine=paddle&pdf_text=off", png_form("file", &png).text("engine", "paddle")),
+        ] {
+            let reply = gateway.post_form(route, form).await;
+            assert_eq!(reply.status, 200, "{route}: {}", reply.json);
+            assert_eq!(reply.json["fields"], direct.json["fields"], "{route}: not the model server's fields");
+            assert_eq!(lines_of(&reply.json), lines_of(&direct.json), "{route}");
+        }
+        let reply = gateway.post_form("/v1/ocr/receipt?fields=false", png_form("file", &png)).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        assert!(reply.json.get("fields").is_none(), "fields=false: {}", reply.json);
+        for (route, form_fields, code) in [
+            ("/v1/ocr/receipt?engine=tesseract", None, "unknown_engine"),
+            ("/v1/ocr/receipt?engine=..%2Focr", None, "unknown_engine"),
+            ("/v1/ocr/receipt?fields=maybe", None, "invalid_parameter"),
+            ("/v1/ocr/receipt?fields=true", Some("false"), "invalid_parameter"),
+            ("/v1/ocr/receipt?pdf_text=sideways", None, "invalid_parameter"),
+        ] {
+            let mut form = png_form("file", &png);
+            if let Some(value) = form_fields {
+                form = form.text("fields", value);
+            }
+            let reply = gateway.post_form(route, form).await;
+            assert_error(&reply, 400, code);
+        }
+    }
 }
 
 /// A stand-in model server on loopback that counts connections and either

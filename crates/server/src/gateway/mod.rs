@@ -1,8 +1,9 @@
 //! `inference-hub gateway`: takes uploads in the service's own API
 //! (`POST /gateway/ocr` and the `/v1/ocr/receipt` family, multipart), checks
 //! them, and forwards each image to a model server speaking KServe V1
-//! (base64 JSON) or V2 (binary tensor data), with the request's id
-//! (`inference-hub serve` under KServe). It loads no models
+//! (base64 JSON) or V2 (binary tensor data), with the request's id and
+//! options (`inference-hub serve` under KServe: `engine=` names the model,
+//! `fields` and `pdf_text` become request parameters). It loads no models
 //! and no ONNX Runtime. `/live`, `/ready` (the model server's readiness) and
 //! `/metrics` (Prometheus) stay open, as the service's probes do.
 
@@ -15,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +33,7 @@ use crate::wire::OCR_ROUTES;
 use crate::wire::access::{AccessPolicy, guard};
 use crate::wire::error::ApiError;
 use crate::wire::observe::REQUEST_ID;
+use crate::wire::options::{OcrQuery, Requested};
 use crate::wire::response::OcrResponse;
 use crate::wire::serve::serve_until_signal;
 use crate::wire::upload::read_upload;
@@ -103,13 +106,14 @@ async fn ready(State(gateway): State<Shared>) -> (StatusCode, Json<Value>) {
 
 async fn recognize(
     State(gateway): State<Shared>,
+    query: Result<Query<OcrQuery>, QueryRejection>,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // The request's id (set by `wire::observe`) goes upstream, so both
     // sides' logs of one upload carry the same id.
     let request_id = headers.get(REQUEST_ID).cloned();
-    let response = forward(&gateway, request_id, form).await.into_response();
+    let response = forward(&gateway, request_id, query, form).await.into_response();
     ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
     response
 }
@@ -117,16 +121,21 @@ async fn recognize(
 async fn forward(
     gateway: &Gateway,
     request_id: Option<axum::http::HeaderValue>,
+    query: Result<Query<OcrQuery>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<OcrResponse>, GatewayError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     // The size and type checks of the all-in-one service, before anything is encoded.
-    let image = timeout(gateway.body_timeout, read_upload(form, gateway.max_upload_bytes))
+    let upload = timeout(gateway.body_timeout, read_upload(form, gateway.max_upload_bytes))
         .await
-        .map_err(|_| ApiError::BodyTimeout)??
-        .image;
+        .map_err(|_| ApiError::BodyTimeout)??;
+    // Values are the model server's to judge (it knows its engines and
+    // defaults); only their form is checked here.
+    let options = Requested::merge(query, upload.options)?;
+    let image = upload.image;
     let started = Instant::now();
-    let result = gateway.upstream.recognize(&image, request_id).await;
+    let result = gateway.upstream.recognize(&image, &options, request_id).await;
     ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Sizes and timings only: neither image bytes nor text reach the log.

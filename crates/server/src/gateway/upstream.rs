@@ -16,6 +16,7 @@ use super::error::GatewayError;
 use crate::config::{GatewayArgs, Protocol};
 use crate::wire::binary_tensor::encode_bytes;
 use crate::wire::observe::REQUEST_ID;
+use crate::wire::options::Requested;
 use crate::wire::response::OcrResponse;
 use crate::wire::{ERROR_CODE_HEADER, HEADER_LENGTH};
 use crate::wire::{V2_INPUT as INPUT, V2_OUTPUT as OUTPUT};
@@ -28,7 +29,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Upstream {
     client: reqwest::Client,
     protocol: Protocol,
-    infer_url: String,
+    /// The model server's address, without a trailing `/`.
+    base: String,
+    /// The model a request that names no engine goes to (`--model-name`).
+    model_name: String,
     ready_url: String,
     api_key: Option<HeaderValue>,
     timeout: Duration,
@@ -43,9 +47,9 @@ impl Upstream {
             bail!("--upstream {base}: only plain http:// is supported (the model server is in the cluster)");
         }
         let name = &args.model_name;
-        let (infer_url, ready_url) = match args.protocol {
-            Protocol::V1 => (format!("{base}/v1/models/{name}:predict"), format!("{base}/v1/models/{name}")),
-            Protocol::V2 => (format!("{base}/v2/models/{name}/infer"), format!("{base}/v2/models/{name}/ready")),
+        let ready_url = match args.protocol {
+            Protocol::V1 => format!("{base}/v1/models/{name}"),
+            Protocol::V2 => format!("{base}/v2/models/{name}/ready"),
         };
         let timeout = Duration::from_secs(args.upstream_timeout_secs.max(1));
         // In-cluster traffic goes straight to the service: proxies from the
@@ -65,7 +69,8 @@ impl Upstream {
         Ok(Self {
             client,
             protocol: args.protocol,
-            infer_url,
+            base: base.to_owned(),
+            model_name: name.clone(),
             ready_url,
             api_key,
             timeout,
@@ -76,16 +81,50 @@ impl Upstream {
     pub fn describe(&self) -> String {
         format!(
             "model server {} ({:?}), timeout {:?}, {} retries",
-            self.infer_url, self.protocol, self.timeout, self.retries
+            self.infer_url(&self.model_name),
+            self.protocol,
+            self.timeout,
+            self.retries
         )
     }
 
-    /// OCRs one image on the model server; `request_id` goes along as
-    /// `X-Request-ID`.
-    pub async fn recognize(&self, image: &[u8], request_id: Option<HeaderValue>) -> Result<OcrResponse, GatewayError> {
+    /// Where images for model `name` go.
+    fn infer_url(&self, name: &str) -> String {
+        let base = &self.base;
+        match self.protocol {
+            Protocol::V1 => format!("{base}/v1/models/{name}:predict"),
+            Protocol::V2 => format!("{base}/v2/models/{name}/infer"),
+        }
+    }
+
+    /// OCRs one image on the model server: the model is the engine the
+    /// request names (the model server serves each engine under its own
+    /// name) or `--model-name`; `fields` and `pdf_text` go as request
+    /// parameters; `request_id` goes along as `X-Request-ID`.
+    pub async fn recognize(
+        &self,
+        image: &[u8],
+        options: &Requested,
+        request_id: Option<HeaderValue>,
+    ) -> Result<OcrResponse, GatewayError> {
+        let model = match &options.engine {
+            Some(engine) if is_model_name(engine) => engine,
+            Some(engine) => return Err(no_such_engine(engine)),
+            None => &self.model_name,
+        };
+        let mut parameters = serde_json::Map::new();
+        if let Some(fields) = options.fields {
+            parameters.insert("fields".into(), fields.into());
+        }
+        if let Some(pdf_text) = &options.pdf_text {
+            parameters.insert("pdf_text".into(), pdf_text.as_str().into());
+        }
         let (body, header_len) = match self.protocol {
             Protocol::V1 => {
-                let request = json!({"instances": [{"image": {"b64": BASE64.encode(image)}}]});
+                let request = json!({
+                    "instances": [{"image": {"b64": BASE64.encode(image)}}],
+                    "parameters": parameters,
+                });
                 (serde_json::to_vec(&request).expect("serialisable"), None)
             }
             // Binary tensor data: the image travels as it is, not as base64 a
@@ -96,6 +135,7 @@ impl Upstream {
                     "inputs": [{"name": INPUT, "datatype": "BYTES", "shape": [1],
                                 "parameters": {"binary_data_size": data.len()}}],
                     "outputs": [{"name": OUTPUT, "parameters": {"binary_data": false}}],
+                    "parameters": parameters,
                 });
                 let mut body = serde_json::to_vec(&request).expect("serialisable");
                 let header_len = body.len();
@@ -103,17 +143,23 @@ impl Upstream {
                 (body, Some(header_len))
             }
         };
-        let response = self.send(Bytes::from(body), header_len, request_id).await?;
+        let url = self.infer_url(model);
+        let response = self.send(&url, Bytes::from(body), header_len, request_id).await?;
         let (status, headers) = (response.status(), response.headers().clone());
         let answer = response.bytes().await.map_err(|e| self.transport_error(&e))?;
-        if !status.is_success() {
-            return Err(refusal(status, &headers, &answer));
+        match options.engine.as_deref() {
+            // An engine the client named and the model server does not run
+            // is the client's mistake, not the gateway's configuration.
+            Some(engine) if status == StatusCode::NOT_FOUND => return Err(no_such_engine(engine)),
+            _ if !status.is_success() => return Err(refusal(status, &headers, &answer)),
+            _ => {}
         }
         self.decode(&answer).map_err(GatewayError::BadAnswer)
     }
 
     async fn send(
         &self,
+        url: &str,
         body: Bytes,
         header_len: Option<usize>,
         request_id: Option<HeaderValue>,
@@ -121,7 +167,7 @@ impl Upstream {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
-            let mut request = self.client.post(&self.infer_url).timeout(self.timeout).body(body.clone());
+            let mut request = self.client.post(url).timeout(self.timeout).body(body.clone());
             request = match header_len {
                 None => request.header(header::CONTENT_TYPE, "application/json"),
                 Some(len) => {
@@ -192,6 +238,23 @@ impl Upstream {
             && (self.protocol == Protocol::V2
                 || body.as_ref().and_then(|b| b.get("ready")) == Some(&Value::Bool(true)));
         if ready { Ok(()) } else { Err(format!("{} answered {status}", self.ready_url)) }
+    }
+}
+
+/// Whether `name` can stand in a model route's path as it is.
+fn is_model_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A request named an engine the model server does not serve.
+fn no_such_engine(engine: &str) -> GatewayError {
+    // Echo a bounded, printable name only: it came from the client.
+    let shown: String = engine.chars().take(64).filter(|c| !c.is_control()).collect();
+    GatewayError::Refused {
+        status: StatusCode::BAD_REQUEST,
+        code: "unknown_engine".to_owned(),
+        message: format!("unknown engine `{shown}`: the model server has no model of that name"),
+        retry_after: None,
     }
 }
 

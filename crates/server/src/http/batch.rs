@@ -13,10 +13,10 @@ use futures_util::stream;
 use metrics::counter;
 use tokio::time::{Instant, timeout};
 
-use super::ocr::OcrQuery;
 use crate::state::SharedState;
 use crate::wire::ENGINE_HEADER;
 use crate::wire::error::ApiError;
+use crate::wire::options::OcrQuery;
 use crate::wire::response::{BatchItem, BatchResponse};
 use crate::wire::upload::read_batch;
 use crate::{dispatch, reading};

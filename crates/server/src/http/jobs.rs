@@ -13,10 +13,11 @@ use metrics::counter;
 use serde::Deserialize;
 use tokio::time::timeout;
 
-use super::ocr::{OcrQuery, Options, one_of};
+use super::ocr::Options;
 use crate::jobs::{JobList, JobOptions, JobView, Submission};
 use crate::state::SharedState;
 use crate::wire::error::ApiError;
+use crate::wire::options::{OcrQuery, one_of};
 use crate::wire::upload::read_batch;
 
 /// Longest `Idempotency-Key` accepted.

@@ -8,7 +8,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, histogram};
-use serde::Deserialize;
 use tokio::time::{Instant, timeout};
 
 use crate::dispatch;
@@ -16,22 +15,9 @@ use crate::pdf_pages::PdfText;
 use crate::reading::{self, Read};
 use crate::state::{AppState, SharedState};
 use crate::wire::error::ApiError;
+use crate::wire::options::{OcrQuery, Requested};
 use crate::wire::upload::{FormOptions, read_upload};
 use crate::wire::{CACHE_HEADER, ENGINE_HEADER};
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct OcrQuery {
-    /// The engine to read with (`paddle`, `tesseract`, ...; see /health);
-    /// the same as the form field `engine`. Default: the service's.
-    pub engine: Option<String>,
-    /// `true`: add the receipt's fields (company, address, date, total, ...)
-    /// to the answer; the same as the form field `fields`. Default: `--fields`.
-    pub fields: Option<String>,
-    /// PDFs: `auto` reads a page's text layer when it has real text, `off`
-    /// runs OCR on every page; the same as the form field `pdf_text`.
-    /// Default: `auto`.
-    pub pdf_text: Option<String>,
-}
 
 /// Reads the text lines of one receipt or document image.
 #[utoipa::path(post, path = "/v1/ocr/receipt", tag = "ocr", operation_id = "recognize", params(OcrQuery),
@@ -123,23 +109,11 @@ impl Options {
     /// The query's and the form's options (an option in both must agree);
     /// `fields` defaults to `--fields`.
     pub fn resolve(state: &AppState, query: OcrQuery, form: FormOptions) -> Result<Self, ApiError> {
-        let engine = one_of("engine", query.engine, form.engine)?;
-        let fields = match one_of("fields", query.fields, form.fields)?.as_deref().map(str::to_ascii_lowercase) {
-            None => state.fields.by_default,
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => return Err(ApiError::InvalidParameter(format!("`fields` is `{v}`; use true or false"))),
-        };
-        let pdf_text = PdfText::parse(one_of("pdf_text", query.pdf_text, form.pdf_text)?.as_deref())?;
-        Ok(Self { engine, fields, pdf_text })
-    }
-}
-
-pub fn one_of(name: &str, query: Option<String>, form: Option<String>) -> Result<Option<String>, ApiError> {
-    match (query, form) {
-        (Some(a), Some(b)) if a != b => {
-            Err(ApiError::InvalidParameter(format!("`{name}` is `{a}` in the query but `{b}` in the form")))
-        }
-        (a, b) => Ok(a.or(b)),
+        let requested = Requested::merge(query, form)?;
+        Ok(Self {
+            engine: requested.engine,
+            fields: requested.fields.unwrap_or(state.fields.by_default),
+            pdf_text: PdfText::parse(requested.pdf_text.as_deref())?,
+        })
     }
 }

@@ -10,6 +10,7 @@ pub mod binary_tensor;
 pub mod error;
 pub mod metrics;
 pub mod observe;
+pub mod options;
 pub mod response;
 pub mod serve;
 pub mod upload;
