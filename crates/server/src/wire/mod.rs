@@ -1,8 +1,9 @@
 //! What the all-in-one service and the gateway both speak, so the two
 //! cannot drift apart: the error contract, the OCR response, upload
-//! reading and its checks, route and header names, the access guard, the
-//! middleware every request passes (request id, HTTP metrics, header
-//! limit), the serve-until-signal loop and the Prometheus recorder.
+//! reading and its checks, request options, route and header names, the
+//! access guard, the middleware every request passes (request id, HTTP
+//! metrics, header limit), the serve-until-signal loop and the Prometheus
+//! recorder.
 //! Nothing here knows about models or workers.
 
 pub mod access;
