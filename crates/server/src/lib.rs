@@ -3,6 +3,7 @@
 //!
 //! | module    | role                                                              |
 //! |-----------|-------------------------------------------------------------------|
+//! | `merchants`| the merchant directory for the fields, read again when it changes|
 //! | `config`  | flags and environment → configuration; engine profiles, loading   |
 //! | `memory`  | RSS readings, allocator settings                                  |
 //! | `wire`    | what every HTTP surface speaks: errors, OCR response, uploads,    |
@@ -34,6 +35,7 @@ mod gateway;
 mod http;
 mod jobs;
 mod memory;
+mod merchants;
 mod metrics;
 mod notify;
 mod pdf_pages;

@@ -39,6 +39,7 @@ pub fn install(profile: &'static str, cpu: &CpuInfo) -> anyhow::Result<()> {
 fn describe() {
     hub_cache::describe_metrics();
     crate::jobs::describe_metrics();
+    crate::merchants::describe_metrics();
     describe_counter!("ocr_requests_total", "OCR requests answered, by outcome (success or error) and engine");
     describe_histogram!(
         "ocr_processing_seconds",

@@ -170,8 +170,15 @@ pub type SharedState = Arc<AppState>;
 pub struct FieldSettings {
     /// Answers carry the fields unless a request says `fields=false`.
     pub by_default: bool,
-    /// Known merchants (`--merchants`).
-    pub merchants: Option<Arc<hub_fields::Merchants>>,
+    /// Known merchants (`--merchants`), as the file is now.
+    pub directory: Option<Arc<crate::merchants::Directory>>,
+}
+
+impl FieldSettings {
+    /// The merchant directory to read a receipt's fields with now.
+    pub fn merchants(&self) -> Option<Arc<hub_fields::Merchants>> {
+        self.directory.as_ref().map(|d| d.current())
+    }
 }
 
 impl AppState {
@@ -181,7 +188,7 @@ impl AppState {
         access: AccessPolicy,
         routing: Routing,
         cache: Option<Cache>,
-        merchants: Option<Arc<hub_fields::Merchants>>,
+        merchants: Option<Arc<crate::merchants::Directory>>,
         cpu: CpuInfo,
     ) -> SharedState {
         let engines = args
@@ -199,7 +206,7 @@ impl AppState {
             access: Arc::new(access),
             routing,
             cache,
-            fields: FieldSettings { by_default: args.fields, merchants },
+            fields: FieldSettings { by_default: args.fields, directory: merchants },
             // Jobs need engines to run them.
             jobs: if args.jobs && args.enable_ocr { JobsSlot::Opening(OnceLock::new()) } else { JobsSlot::Off },
             lifecycle: Lifecycle { started: Instant::now(), engines, shutting_down: AtomicBool::new(false) },
@@ -211,7 +218,7 @@ impl AppState {
     pub fn for_worker(
         args: &WorkerArgs,
         cache: Option<Cache>,
-        merchants: Option<Arc<hub_fields::Merchants>>,
+        merchants: Option<Arc<crate::merchants::Directory>>,
         cpu: CpuInfo,
     ) -> SharedState {
         let engines = Engines { slots: args.engine.engines().into_iter().map(EngineSlot::new).collect() };
@@ -227,7 +234,7 @@ impl AppState {
             access: Arc::new(AccessPolicy::open()),
             routing: Routing::default(),
             cache,
-            fields: FieldSettings { by_default: false, merchants },
+            fields: FieldSettings { by_default: false, directory: merchants },
             jobs: JobsSlot::Opening(OnceLock::new()),
             lifecycle: Lifecycle {
                 started: Instant::now(),

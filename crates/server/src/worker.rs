@@ -18,7 +18,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let cpu = CpuInfo::detect();
     let cache = args.cache.cache()?;
-    let merchants = args.merchants.load()?;
+    let merchants = args.merchants.open_watched()?;
     let state = AppState::for_worker(&args, cache, merchants, cpu);
     let engines = state.lifecycle.engines.as_ref().map(|e| e.names()).unwrap_or_default();
     for name in engines {

@@ -86,7 +86,8 @@ fn env_of(container: &Value, name: &str) -> Option<String> {
 }
 
 /// A Deployment of `serve` or `worker` with `hub.merchantsConfigMap`: the
-/// directory file HUB_MERCHANTS names lies in the ConfigMap's mount.
+/// directory file HUB_MERCHANTS names lies in the ConfigMap's mount, a
+/// whole-volume one (a `subPath` mount never sees the ConfigMap change).
 fn assert_merchants_mounted(deployment: &Value) {
     let spec = &deployment["spec"]["template"]["spec"];
     let container = &spec["containers"][0];
@@ -95,6 +96,7 @@ fn assert_merchants_mounted(deployment: &Value) {
     let mount = mounts.iter().find(|m| m["name"] == "merchants").expect("the merchants mount");
     let dir = mount["mountPath"].as_str().unwrap();
     assert_eq!(path, format!("{dir}/merchants.jsonl"));
+    assert!(mount.get("subPath").is_none(), "{mount}");
     let volume = spec["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "merchants").expect("volume");
     assert_eq!(volume["configMap"]["name"], "vendors");
 }

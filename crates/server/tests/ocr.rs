@@ -192,9 +192,10 @@ async fn a_merchant_directory_names_a_known_shop() {
     let file = dir.join("receipt.png");
     std::fs::write(&file, &png).unwrap();
 
-    let server = Server::start(&["--merchants", directory.to_str().unwrap()]);
+    let server = Server::start(&["--merchants", directory.to_str().unwrap(), "--merchants-reload-secs", "1"]);
     server.wait_ready().await;
-    let reply = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
+    let read_fields = || server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true"));
+    let reply = read_fields().await;
     assert_eq!(reply.status, 200, "{}", reply.json);
     common::check_ocr_body(&reply.json);
     let fields = &reply.json["fields"];
@@ -224,6 +225,44 @@ async fn a_merchant_directory_names_a_known_shop() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(&answer["fields"], fields, "the command line reads the same fields");
+
+    // A new version of the file (replaced whole, as a sync job or a
+    // ConfigMap update does) is read without a restart.
+    let replace = |text: &str| {
+        let next = dir.join("vendors.jsonl.next");
+        std::fs::write(&next, text).unwrap();
+        std::fs::rename(&next, &directory).unwrap();
+    };
+    replace(concat!(
+        r#"{"id": 43, "company": "KEDAI MAJU SDN BHD", "address": "12, Jalan Maju, 50000 Kuala Lumpur"}"#,
+        "\n"
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let renamed = loop {
+        let reply = read_fields().await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        if reply.json["fields"]["merchant_id"] == "43" {
+            break reply.json["fields"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the new directory was not read: {}", server.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(renamed["company"], "KEDAI MAJU SDN BHD", "{renamed}");
+    server.wait_for_log("entries=1", 1);
+    // A bad version is reported and the one in use stays.
+    replace("{\"company\": \"KEDAI MAJU SDN BHD\", \"address\": 12}\n");
+    let logs = server.wait_for_log("merchant directory not reloaded", 1);
+    assert!(logs.contains("vendors.jsonl: line 1"), "{logs}");
+    assert!(!logs.to_uppercase().contains("KEDAI"), "the directory's entries reached the log:\n{logs}");
+    assert_eq!(read_fields().await.json["fields"], renamed);
+    let (_, _, metrics) = server.get_text("/metrics", &[]).await;
+    for sample in [
+        r#"merchant_directory_loads_total{outcome="ok"} 2"#,
+        r#"merchant_directory_loads_total{outcome="error"} 1"#,
+        "merchant_directory_entries 1",
+    ] {
+        assert!(metrics.lines().any(|line| line == sample), "no `{sample}` in:\n{metrics}");
+    }
 
     let bad = dir.join("bad.jsonl");
     std::fs::write(&bad, "{\"company\": \"Kedai Maju\"}\n{\"name\": \"no company\"}\n").unwrap();

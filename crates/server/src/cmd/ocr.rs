@@ -21,7 +21,7 @@ pub fn run(args: OcrArgs) -> anyhow::Result<()> {
     let loaded = args.engine.load(name, jobs).context("loading the engine")?;
     let limits = args.engine.decode_limits();
     anyhow::ensure!(args.fields || args.merchants.merchants.is_none(), "--merchants is for the fields: add --fields");
-    let merchants = args.merchants.load()?;
+    let merchants = args.merchants.open()?.map(|d| d.current());
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

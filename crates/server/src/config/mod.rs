@@ -173,21 +173,33 @@ pub struct WorkerArgs {
 pub struct MerchantsArgs {
     /// A merchant directory, JSON Lines of `{"company": ..., "address": ...,
     /// "id": ...}` (an ERP's vendor list): a receipt from one of them gets its
-    /// company and address as written there, and `merchant_id`. Read at
-    /// start-up; a bad file stops the start.
+    /// company and address as written there, and `merchant_id`. A bad file
+    /// stops the start.
     #[arg(long, env = "HUB_MERCHANTS")]
     pub merchants: Option<PathBuf>,
+    /// `serve` and `worker`: look at the directory's file this often and read
+    /// it again when it changed (a bad new version is logged and the one in
+    /// use kept); 0: read it at start-up only
+    #[arg(long, env = "HUB_MERCHANTS_RELOAD_SECS", default_value_t = 30)]
+    pub merchants_reload_secs: u64,
 }
 
 impl MerchantsArgs {
-    pub fn load(&self) -> anyhow::Result<Option<std::sync::Arc<hub_fields::Merchants>>> {
+    /// The directory, read now.
+    pub fn open(&self) -> anyhow::Result<Option<std::sync::Arc<crate::merchants::Directory>>> {
         let Some(path) = &self.merchants else { return Ok(None) };
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        let merchants = hub_fields::Merchants::from_jsonl(&text)
-            .map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        // Counts only: the file is the operator's business, not the log's.
-        tracing::info!(entries = merchants.len(), skipped = merchants.skipped(), "merchant directory loaded");
-        Ok(Some(std::sync::Arc::new(merchants)))
+        Ok(Some(std::sync::Arc::new(crate::merchants::Directory::open(path)?)))
+    }
+
+    /// The directory, read now and again when its file changes; inside the runtime.
+    pub fn open_watched(&self) -> anyhow::Result<Option<std::sync::Arc<crate::merchants::Directory>>> {
+        let directory = self.open()?;
+        if let Some(directory) = &directory
+            && self.merchants_reload_secs > 0
+        {
+            directory.watch(std::time::Duration::from_secs(self.merchants_reload_secs));
+        }
+        Ok(directory)
     }
 }
 

@@ -88,7 +88,7 @@ async fn read_batch_form(
                 counter!("ocr_batch_images_total", "outcome" => "success", "engine" => slot.name).increment(1);
                 let mut response = read.response;
                 if options.fields {
-                    response.add_fields(state.fields.merchants.as_deref());
+                    response.add_fields(state.fields.merchants().as_deref());
                 }
                 BatchItem::Read { filename, response }
             }

@@ -176,7 +176,7 @@ pub async fn run_batch(
         let read = crate::reading::read(state, slot, loaded, image.into(), bypass, pdf_text).await;
         let mut response = read.map_err(|e| ProtocolError::Api(e, Some(i)))?.response;
         if fields {
-            response.add_fields(state.fields.merchants.as_deref());
+            response.add_fields(state.fields.merchants().as_deref());
         }
         Ok::<_, ProtocolError>(response)
     });

@@ -80,7 +80,7 @@ async fn read_receipt(
     .await
     .map_err(|_| ApiError::DeadlineExceeded)??;
     if options.fields {
-        read.response.add_fields(state.fields.merchants.as_deref());
+        read.response.add_fields(state.fields.merchants().as_deref());
     }
     let response = &read.response;
     // Counts and timings only: recognised text never reaches the log.

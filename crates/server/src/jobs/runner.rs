@@ -139,7 +139,7 @@ async fn read_job(state: &AppState, claim: &Claim) -> Result<String, String> {
         let item = match read_image(state, slot, loaded, Bytes::from(bytes.clone()), options.pdf_text).await {
             Ok(mut response) => {
                 if options.fields {
-                    response.add_fields(state.fields.merchants.as_deref());
+                    response.add_fields(state.fields.merchants().as_deref());
                 }
                 BatchItem::Read { filename: filename.clone(), response }
             }
