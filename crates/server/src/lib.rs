@@ -20,7 +20,7 @@
 //! |           | the try-it page at `/`                                            |
 //! | `notify`  | systemd notifications: ready, watchdog, stopping                  |
 //! | `serve`   | `serve`: bind, background model load, shutdown                    |
-//! | `worker`  | `worker`: models and the job runner, no HTTP                       |
+//! | `worker`  | `worker`: models and the job runner; probes and metrics only      |
 //! | `gateway` | `gateway`: uploads forwarded to a KServe model server             |
 //! | `cmd`     | `ocr`, `models`, `bench`, `compare`: engines without a server     |
 //!

@@ -101,9 +101,9 @@ fn assert_merchants_mounted(deployment: &Value) {
     assert_eq!(volume["configMap"]["name"], "vendors");
 }
 
-/// The port `serve` listens on by default, from the binary's own help.
-fn default_port() -> u16 {
-    let out = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args(["serve", "--help"]).output().unwrap();
+/// The port `command` (`serve`, `worker`) listens on by default, from the binary's own help.
+fn default_port(command: &str) -> u16 {
+    let out = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args([command, "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     let tail = help.split("env: HUB_PORT=").nth(1).expect("--port documents HUB_PORT");
     let default = tail.split("default: ").nth(1).expect("--port has a default");
@@ -168,7 +168,8 @@ fn env_value<'a>(file: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn probes_and_ports_in_every_manifest_are_served() {
     let root = workspace_root();
-    let port = default_port();
+    let port = default_port("serve");
+    let worker_port = default_port("worker");
     let mut probes = BTreeSet::new();
     let mut checked_merchants = 0;
 
@@ -198,6 +199,18 @@ async fn probes_and_ports_in_every_manifest_are_served() {
             path: annotations["prometheus.io/path"].as_str().unwrap().into(),
             port,
         });
+        if let Some(worker) =
+            of_kind(&docs, "Deployment").into_iter().find(|d| d["metadata"]["name"] == "hub-inference-hub-worker")
+        {
+            let container = &worker["spec"]["template"]["spec"]["containers"][0];
+            assert_eq!(env_of(container, "HUB_PORT").as_deref(), Some(worker_port.to_string().as_str()));
+            let annotations = &worker["spec"]["template"]["metadata"]["annotations"];
+            probes.insert(Probe {
+                origin: "worker prometheus.io annotations".into(),
+                path: annotations["prometheus.io/path"].as_str().unwrap().into(),
+                port: annotations["prometheus.io/port"].as_str().unwrap().parse().unwrap(),
+            });
+        }
         for d in of_kind(&docs, "Deployment") {
             probes.extend(deployment_probes(d));
             let command = &d["spec"]["template"]["spec"]["containers"][0]["args"][0];
@@ -223,8 +236,15 @@ async fn probes_and_ports_in_every_manifest_are_served() {
     }
     assert_eq!(checked_merchants, 2, "the hub and the worker both read the merchant directory");
     let kinds: BTreeSet<&str> = probes.iter().map(|p| p.origin.as_str()).collect();
-    for expected in ["hub-inference-hub startupProbe", "hub-inference-hub livenessProbe", "ServiceMonitor", "helm test"]
-    {
+    let expected = [
+        "hub-inference-hub startupProbe",
+        "hub-inference-hub livenessProbe",
+        "hub-inference-hub-worker readinessProbe",
+        "worker prometheus.io annotations",
+        "ServiceMonitor",
+        "helm test",
+    ];
+    for expected in expected {
         assert!(kinds.contains(expected), "{expected} not found in {kinds:?}");
     }
 
@@ -268,7 +288,9 @@ async fn probes_and_ports_in_every_manifest_are_served() {
     let gateway_probes: Vec<&Probe> = probes.iter().filter(|p| p.origin.contains("gateway")).collect();
     assert!(gateway_probes.iter().all(|p| p.port == 8001), "{gateway_probes:?}");
 
-    // Every path, asked of the real server once it is ready, answers 200.
+    // Every path, asked of the real server (or worker) once it is ready, answers 200.
+    let (worker_probes, probes): (BTreeSet<Probe>, BTreeSet<Probe>) =
+        probes.into_iter().partition(|p| p.origin.contains("worker"));
     let server = Server::start(&["--workers", "1"]);
     server.wait_ready().await;
     let paths: BTreeSet<&str> = probes.iter().map(|p| p.path.as_str()).chain([gateway_check.path.as_str()]).collect();
@@ -279,6 +301,20 @@ async fn probes_and_ports_in_every_manifest_are_served() {
     for probe in probes.iter().filter(|p| !p.origin.contains("gateway")) {
         assert_eq!(probe.port, port, "{probe:?}");
     }
+    let data = std::env::temp_dir().join(format!("hub-deploy-worker-{}", std::process::id()));
+    let worker = Server::start_worker(&["--workers", "1", "--data-dir", data.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + common::LOAD_TIMEOUT;
+    while worker.get("/ready").await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "the worker is not ready: {}", worker.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for probe in &worker_probes {
+        assert_eq!(probe.port, worker_port, "{probe:?}");
+        let (status, _, body) = worker.get_text(&probe.path, &[]).await;
+        assert_eq!(status, 200, "{probe:?}: {body}");
+    }
+    drop(worker);
+    let _ = std::fs::remove_dir_all(data);
     assert!(run_healthcheck(&script, port, server.addr.port()), "the HEALTHCHECK fails on a ready server");
 
     // The same healthcheck fails on a server whose models did not load.

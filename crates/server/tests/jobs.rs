@@ -361,7 +361,21 @@ async fn two_replicas_and_a_worker_share_postgres_and_survive_a_kill() {
         assert_eq!(ends.get(id), Some(&1), "job {id} did not end exactly once: {ends:?}");
     }
     // The stand-alone worker took its share.
-    assert!(worker.logs().matches("job ended").count() > 0, "the worker ran no job");
+    let ran = worker.logs().matches("job ended").count();
+    assert!(ran > 0, "the worker ran no job");
+    // Its probes and metrics: ready (models loaded, store open), its own runs counted.
+    let ready = worker.get("/ready").await;
+    assert_eq!(ready.status, 200, "{}", ready.json);
+    assert_eq!(ready.json, serde_json::json!({"ready": true, "models_loaded": true, "job_store": true}));
+    let (status, _, metrics) = worker.get_text("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    for sample in [
+        format!(r#"ocr_job_runs_total{{outcome="succeeded"}} {ran}"#),
+        r#"ocr_models_loaded{engine="paddle"} 1"#.to_owned(),
+        "ocr_jobs_oldest_queued_seconds 0".to_owned(),
+    ] {
+        assert!(metrics.lines().any(|line| line == sample), "no `{sample}` in the worker's metrics:\n{metrics}");
+    }
 }
 
 /// A callback receiver on a free loopback port: answers 500 to the first

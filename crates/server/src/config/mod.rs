@@ -45,7 +45,7 @@ pub enum Command {
     /// agreement, and accuracy where `<id>.boxes.txt` ground truth is beside them.
     Compare(CompareArgs),
     /// Run asynchronous jobs from the job store (--jobs-url): models loaded,
-    /// no HTTP. Scales job work apart from the API replicas.
+    /// HTTP for probes and metrics only. Scales job work apart from the API replicas.
     Worker(Box<WorkerArgs>),
 }
 
@@ -155,9 +155,16 @@ pub struct ServeArgs {
     pub job: JobArgs,
 }
 
-/// `worker`: the engines, the job store and the result cache; no HTTP.
+/// `worker`: the engines, the job store and the result cache; HTTP for
+/// its probes and metrics only.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
+    /// Address of the worker's probes and metrics (`/live`, `/ready`, `/metrics`).
+    #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port of the worker's probes and metrics; it takes no uploads.
+    #[arg(long, env = "HUB_PORT", default_value_t = 8102)]
+    pub port: u16,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -364,13 +371,17 @@ impl ListenArgs {
 
     /// Binds the listening socket on `port`.
     pub async fn bind(&self, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
-        use anyhow::Context;
-        let listener = tokio::net::TcpListener::bind((self.host.as_str(), port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{port}", self.host))?;
-        tracing::info!("listening on {}", listener.local_addr()?);
-        Ok(listener)
+        bind(&self.host, port).await
     }
+}
+
+/// Binds a listening socket and logs the address it got.
+pub async fn bind(host: &str, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    let listener =
+        tokio::net::TcpListener::bind((host, port)).await.with_context(|| format!("cannot listen on {host}:{port}"))?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+    Ok(listener)
 }
 
 /// Access control for the inference routes; all off by default.

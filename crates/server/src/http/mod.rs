@@ -25,6 +25,16 @@ use crate::wire::access::guard;
 use crate::wire::error::ApiError;
 use crate::wire::{BATCH_ROUTE, OCR_ROUTES};
 
+/// The `worker`'s routes: probes and metrics, open (it takes no uploads).
+pub fn worker_router(state: SharedState) -> Router {
+    let routes = Router::new()
+        .route("/live", get(probes::live))
+        .route("/ready", get(probes::worker_ready))
+        .route("/metrics", get(crate::metrics::render))
+        .with_state(state);
+    crate::wire::observe::layers(routes)
+}
+
 pub fn router(state: SharedState) -> Router {
     // Multipart framing adds a little to the file itself.
     let body_limit = state.limits.max_upload_bytes + 64 * 1024;

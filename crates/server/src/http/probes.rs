@@ -25,6 +25,15 @@ pub async fn ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>
     (status, Json(json!({"ready": ready, "models_loaded": loaded})))
 }
 
+/// The `worker`'s readiness: its default engine loaded, the job store open,
+/// not stopping.
+pub async fn worker_ready(State(state): State<SharedState>) -> (StatusCode, Json<Value>) {
+    let store = state.jobs.get().is_ok();
+    let ready = state.ready() && store;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready, "models_loaded": state.models_loaded(), "job_store": store})))
+}
+
 #[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200,
     description = "Always 200: `status` (loading, healthy, unhealthy: of the default engine), `models_loaded`, \
                    `available_endpoints`, `memory_mb`, `uptime_seconds`, `version`, `cpu` (model, int8 kernel family), \

@@ -83,9 +83,10 @@ impl Server {
         server
     }
 
-    /// Boots `inference-hub worker` (no HTTP) and waits for it to start.
+    /// Boots `inference-hub worker` (HTTP for probes and metrics only) and
+    /// waits for it to start.
     pub fn start_worker(args: &[&str]) -> Self {
-        let (server, _) = Self::spawn("worker", args, &[]);
+        let server = Self::start_command("worker", args, &[]);
         server.wait_for_log_within("worker started", 1, START_TIMEOUT);
         server
     }
@@ -105,9 +106,7 @@ impl Server {
         );
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_inference-hub"));
         cmd.arg(command);
-        if command != "worker" {
-            cmd.args(["--host", "127.0.0.1", "--port", "0"]);
-        }
+        cmd.args(["--host", "127.0.0.1", "--port", "0"]);
         // Each server its own job store, unless the test chooses one.
         let chooses = args.iter().any(|a| ["--data-dir", "--jobs-url"].contains(a));
         let scratch = (command == "serve" && !chooses).then(|| {
