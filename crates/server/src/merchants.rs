@@ -5,22 +5,30 @@
 //! changed file that cannot be used leaves the directory in use as it was,
 //! and says so in the log and in `/metrics`.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hub_fields::Merchants;
 use metrics::{counter, describe_counter, describe_gauge, gauge};
 
-/// What tells one version of the file from another.
-type Stamp = (Option<SystemTime>, u64);
+/// What tells one version of the file from another: a file replaced by a
+/// rename is a new inode, one rewritten in place a new change time (which,
+/// unlike the modification time, `cp -p` or `rsync -t` cannot set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    inode: u64,
+    changed: (i64, i64),
+    len: u64,
+}
 
 pub struct Directory {
     path: PathBuf,
     current: RwLock<Arc<Merchants>>,
-    /// The version of the file last read, used or not, so a bad version is
-    /// reported once, not at every look.
-    seen: Mutex<Stamp>,
+    /// The version of the file last read, used or not (`None`: gone), so a
+    /// bad version is reported once, not at every look.
+    seen: Mutex<Option<Stamp>>,
 }
 
 impl Directory {
@@ -28,9 +36,10 @@ impl Directory {
     /// bad entry, its line.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let stamp = stamp(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        let merchants = read(path)?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
+        let merchants = parse(path, &text)?;
         loaded(&merchants);
-        Ok(Self { path: path.to_owned(), current: RwLock::new(Arc::new(merchants)), seen: Mutex::new(stamp) })
+        Ok(Self { path: path.to_owned(), current: RwLock::new(Arc::new(merchants)), seen: Mutex::new(Some(stamp)) })
     }
 
     /// The directory as it is now.
@@ -61,20 +70,24 @@ impl Directory {
         let now = match stamp(&self.path) {
             Ok(now) => now,
             Err(e) => {
-                // Gone (or unreadable) is a version of its own: reported once.
-                let gone = (None, u64::MAX);
-                if *seen != gone {
-                    *seen = gone;
-                    failed(&format!("{}: {e}", self.path.display()));
+                // Gone is a version of its own: reported once.
+                if seen.take().is_some() {
+                    failed(&format!("--merchants {}: {e}", self.path.display()));
                 }
                 return;
             }
         };
-        if now == *seen {
+        if *seen == Some(now) {
             return;
         }
-        *seen = now;
-        match read(&self.path) {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            // Not marked as seen: a passing failure (permissions being
+            // changed) is tried again at the next look.
+            Err(e) => return failed(&format!("--merchants {}: {e}", self.path.display())),
+        };
+        *seen = Some(now);
+        match parse(&self.path, &text) {
             Ok(merchants) => {
                 loaded(&merchants);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(merchants);
@@ -88,12 +101,11 @@ fn stamp(path: &Path) -> std::io::Result<Stamp> {
     // `metadata` follows symbolic links: a ConfigMap's update swaps the
     // link, and the stamp is the new file's.
     let meta = std::fs::metadata(path)?;
-    Ok((meta.modified().ok(), meta.len()))
+    Ok(Stamp { inode: meta.ino(), changed: (meta.ctime(), meta.ctime_nsec()), len: meta.len() })
 }
 
-fn read(path: &Path) -> anyhow::Result<Merchants> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-    Merchants::from_jsonl(&text).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))
+fn parse(path: &Path, text: &str) -> anyhow::Result<Merchants> {
+    Merchants::from_jsonl(text).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))
 }
 
 fn loaded(merchants: &Merchants) {

@@ -26,7 +26,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let access = AccessPolicy::from_args(&args.access)?;
     tracing::info!("{}", access.describe());
     let cache = args.cache.cache()?;
-    let merchants = args.merchants.open_watched()?;
+    let merchants = args.merchants.open()?;
     let state = AppState::new(&args, access, routing, cache, merchants, cpu);
 
     let listener = args.listen.bind(args.port).await?;

@@ -25,7 +25,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let cpu = CpuInfo::detect();
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let cache = args.cache.cache()?;
-    let merchants = args.merchants.open_watched()?;
+    let merchants = args.merchants.open()?;
     let state = AppState::for_worker(&args, cache, merchants, cpu);
     let engines = state.lifecycle.engines.as_ref().map(|e| e.names()).unwrap_or_default();
     for name in engines {

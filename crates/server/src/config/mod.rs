@@ -147,7 +147,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HUB_FIELDS", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub fields: bool,
     #[command(flatten)]
-    pub merchants: MerchantsArgs,
+    pub merchants: WatchedMerchantsArgs,
     /// Accept asynchronous jobs (`/v1/jobs`) and run them on this process's workers.
     #[arg(long, env = "HUB_JOBS", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub jobs: bool,
@@ -172,7 +172,7 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
-    pub merchants: MerchantsArgs,
+    pub merchants: WatchedMerchantsArgs,
 }
 
 /// Known merchants for the receipt fields (`hub_fields::Merchants`).
@@ -184,11 +184,6 @@ pub struct MerchantsArgs {
     /// stops the start.
     #[arg(long, env = "HUB_MERCHANTS")]
     pub merchants: Option<PathBuf>,
-    /// `serve` and `worker`: look at the directory's file this often and read
-    /// it again when it changed (a bad new version is logged and the one in
-    /// use kept); 0: read it at start-up only
-    #[arg(long, env = "HUB_MERCHANTS_RELOAD_SECS", default_value_t = 30)]
-    pub merchants_reload_secs: u64,
 }
 
 impl MerchantsArgs {
@@ -197,10 +192,25 @@ impl MerchantsArgs {
         let Some(path) = &self.merchants else { return Ok(None) };
         Ok(Some(std::sync::Arc::new(crate::merchants::Directory::open(path)?)))
     }
+}
 
+/// The merchant directory of a long-running process (`serve`, `worker`),
+/// read again when its file changes.
+#[derive(Debug, Clone, Args)]
+pub struct WatchedMerchantsArgs {
+    #[command(flatten)]
+    pub directory: MerchantsArgs,
+    /// Look at the merchant directory's file this often and read it again
+    /// when it changed (a bad new version is logged and the one in use
+    /// kept); 0: read it at start-up only
+    #[arg(long, env = "HUB_MERCHANTS_RELOAD_SECS", default_value_t = 30)]
+    pub merchants_reload_secs: u64,
+}
+
+impl WatchedMerchantsArgs {
     /// The directory, read now and again when its file changes; inside the runtime.
-    pub fn open_watched(&self) -> anyhow::Result<Option<std::sync::Arc<crate::merchants::Directory>>> {
-        let directory = self.open()?;
+    pub fn open(&self) -> anyhow::Result<Option<std::sync::Arc<crate::merchants::Directory>>> {
+        let directory = self.directory.open()?;
         if let Some(directory) = &directory
             && self.merchants_reload_secs > 0
         {

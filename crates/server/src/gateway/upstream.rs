@@ -147,12 +147,15 @@ impl Upstream {
         let response = self.send(&url, Bytes::from(body), header_len, request_id).await?;
         let (status, headers) = (response.status(), response.headers().clone());
         let answer = response.bytes().await.map_err(|e| self.transport_error(&e))?;
-        match options.engine.as_deref() {
-            // An engine the client named and the model server does not run
-            // is the client's mistake, not the gateway's configuration.
-            Some(engine) if status == StatusCode::NOT_FOUND => return Err(no_such_engine(engine)),
-            _ if !status.is_success() => return Err(refusal(status, &headers, &answer)),
-            _ => {}
+        if !status.is_success() {
+            // An engine the client named and the model server says it does
+            // not serve is the client's mistake; any other 404 (a wrong
+            // `--upstream` path, a proxy) stays the gateway's configuration's.
+            let no_model = headers.get(ERROR_CODE_HEADER).is_some_and(|code| code == "model_not_found");
+            return Err(match options.engine.as_deref() {
+                Some(engine) if status == StatusCode::NOT_FOUND && no_model => no_such_engine(engine),
+                _ => refusal(status, &headers, &answer),
+            });
         }
         self.decode(&answer).map_err(GatewayError::BadAnswer)
     }

@@ -58,7 +58,13 @@ async fn predict(
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|e| ProtocolError::BadRequest(format!("the body is not JSON: {e}")))?;
     drop(body);
-    let fields = parsed.pointer("/parameters/fields").and_then(Value::as_bool).unwrap_or(state.fields.by_default);
+    let fields = match parsed.pointer("/parameters/fields") {
+        None => state.fields.by_default,
+        Some(Value::Bool(fields)) => *fields,
+        Some(other) => {
+            return Err(ApiError::InvalidParameter(format!("`fields` is {other}; use true or false")).into());
+        }
+    };
     let pdf_text = match parsed.pointer("/parameters/pdf_text") {
         None => PdfText::Auto,
         Some(Value::String(value)) => PdfText::parse(Some(value))?,

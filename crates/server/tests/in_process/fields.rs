@@ -43,6 +43,16 @@ async fn fields_are_added_when_asked_for_on_every_route() {
     let result: serde_json::Value =
         serde_json::from_str(reply.json["outputs"][0]["data"][0].as_str().unwrap()).unwrap();
     assert!(has_fields(&result), "{result}");
+    // Anything but a JSON boolean is refused, not taken for the default.
+    for fields in [json!("true"), json!(1)] {
+        let v1 = json!({"instances": [{"image": {"b64": b64(&png)}}], "parameters": {"fields": fields}});
+        let reply = app.post_json("/v1/models/ocr:predict", &v1).await;
+        assert_eq!(reply.status, 400, "{fields}: {}", reply.json);
+        assert_eq!(reply.headers.get("x-error-code").unwrap(), "invalid_parameter");
+        let v2 = json!({"parameters": {"fields": fields},
+            "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(&png)]}]});
+        assert_eq!(app.post_json("/v2/models/ocr/infer", &v2).await.status, 400, "{fields}");
+    }
 }
 
 #[tokio::test]

@@ -85,7 +85,7 @@ impl App {
         let described = access.describe();
         let routing = args.routing().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
         let cache = args.cache.cache().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
-        let merchants = args.merchants.open().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
+        let merchants = args.merchants.directory.open().unwrap_or_else(|e| panic!("{flags:?}: {e:#}"));
         let state =
             inference_hub::state::AppState::new(&args, access, routing, cache, merchants, hub_ocr::CpuInfo::detect());
         let router = inference_hub::router(state.clone());
