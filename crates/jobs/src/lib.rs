@@ -5,7 +5,7 @@
 //! | module     | role                                                          |
 //! |------------|---------------------------------------------------------------|
 //! | `store`    | [`JobStore`]: the jobs and their images in SQLite or PostgreSQL |
-//! | `schema`   | the tables, created at open, the same on both backends        |
+//! | `schema`   | the tables and their version, created at open, on both backends |
 //! | `model`    | what a job is: [`Status`], [`Job`], [`NewJob`], [`Claim`]     |
 //! | `callback` | callback URLs checked against an allow-list, bodies signed    |
 //!
@@ -40,6 +40,11 @@ pub enum JobError {
     Database(#[from] sqlx::Error),
     #[error("job store: {0}")]
     Corrupt(String),
+    #[error(
+        "job store: its tables are at schema version {found}, written by a newer inference-hub; this build \
+         knows version {known}: run the newer build, or give this one a store of its own"
+    )]
+    NewerSchema { found: i64, known: i64 },
 }
 
 /// Milliseconds since the Unix epoch, the store's clock.

@@ -1,7 +1,15 @@
-//! The store's two tables, created when a store opens. The column types are
-//! the ones both SQLite and PostgreSQL accept; only the image bytes differ.
+//! The store's two tables, created when a store opens, and the schema
+//! version they are at. The column types are the ones both SQLite and
+//! PostgreSQL accept; only the image bytes differ.
 
 use crate::store::Backend;
+
+/// The version of the tables below, recorded in `hub_schema` when a store is
+/// created. A build that changes them raises it and brings older stores up
+/// at open; a build finding a higher one refuses the store rather than
+/// write rows a newer build would misread (a rollback sharing PostgreSQL
+/// with the release it rolls back).
+pub const VERSION: i64 = 1;
 
 /// Statements run in order at open; each is idempotent.
 pub fn statements(backend: Backend) -> Vec<String> {
@@ -10,6 +18,7 @@ pub fn statements(backend: Backend) -> Vec<String> {
         Backend::Postgres => "BYTEA",
     };
     vec![
+        "CREATE TABLE IF NOT EXISTS hub_schema (version BIGINT NOT NULL)".to_owned(),
         "CREATE TABLE IF NOT EXISTS hub_jobs (
             id TEXT PRIMARY KEY,
             owner TEXT NOT NULL,

@@ -118,17 +118,33 @@ impl JobStore {
                 sqlx::query("SELECT pg_advisory_lock(7301158)").execute(&mut *conn).await?;
             }
         }
-        let mut created = Ok(());
-        for statement in schema::statements(self.backend) {
-            if let Err(err) = sqlx::query(&statement).execute(&mut *conn).await {
-                created = Err(err);
-                break;
-            }
-        }
+        let created = Self::create_tables(self.backend, &mut conn).await;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_unlock(7301158)").execute(&mut *conn).await?;
         }
-        Ok(created?)
+        created
+    }
+
+    /// The tables, and the schema version they are at, checked.
+    async fn create_tables(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<(), JobError> {
+        for statement in schema::statements(backend) {
+            sqlx::query(&statement).execute(&mut *conn).await?;
+        }
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM hub_schema").fetch_one(&mut *conn).await?;
+        match found {
+            // A new store, or one made before the version was recorded
+            // (their tables are version 1's).
+            None => {
+                sqlx::query("INSERT INTO hub_schema (version) VALUES ($1)")
+                    .bind(schema::VERSION)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+            Some(found) if found > schema::VERSION => Err(JobError::NewerSchema { found, known: schema::VERSION }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Queues `new`, or returns the job an earlier submission with the same

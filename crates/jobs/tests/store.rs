@@ -184,6 +184,36 @@ on_both!(callbacks_bookkeeping, limits(), |store: JobStore| async move {
     assert_eq!((done.state, done.attempts), (Some(CallbackState::Delivered), 2));
 });
 
+/// A store is opened again by the same schema version, and refused by a
+/// build that knows only an older one than its tables are at.
+async fn newer_schema_is_refused(url: &str) {
+    let id = JobStore::open(url, limits()).await.unwrap().submit(new_job("a", None, &[b"x"])).await.unwrap().job.id;
+    let store = JobStore::open(url, limits()).await.expect("the same version opens again");
+    assert!(store.get("a", &id).await.unwrap().is_some());
+    drop(store);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM hub_schema").fetch_all(&pool).await.unwrap();
+    assert_eq!(versions, [1], "the version is recorded once");
+    sqlx::query("UPDATE hub_schema SET version = 99").execute(&pool).await.unwrap();
+    pool.close().await;
+    let err = JobStore::open(url, limits()).await.err().expect("a newer schema is refused");
+    assert!(matches!(err, JobError::NewerSchema { found: 99, known: 1 }), "{err}");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    newer_schema_is_refused(&format!("sqlite://{}", dir.path().join("jobs.sqlite3").display())).await;
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_newer_schema() {
+    let pg = postgres::Postgres::start();
+    newer_schema_is_refused(&pg.url()).await;
+}
+
 #[tokio::test]
 async fn sqlite_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();

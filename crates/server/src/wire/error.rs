@@ -255,7 +255,7 @@ impl From<hub_jobs::JobError> for ApiError {
             JobError::StorageFull { limit_mb } => ApiError::JobStorageFull(limit_mb),
             JobError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
             JobError::CallbackRefused(why) => ApiError::CallbackRefused(why),
-            JobError::Database(_) | JobError::Corrupt(_) => {
+            JobError::Database(_) | JobError::Corrupt(_) | JobError::NewerSchema { .. } => {
                 tracing::error!(error = %err, "job store failed");
                 ApiError::JobsUnavailable
             }
