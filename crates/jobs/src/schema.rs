@@ -11,14 +11,19 @@ use crate::store::Backend;
 /// with the release it rolls back).
 pub const VERSION: i64 = 1;
 
-/// Statements run in order at open; each is idempotent.
+/// Where the version is kept: one row, created before anything else so a
+/// newer store is refused before this build touches its tables.
+pub const VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS hub_schema (id BIGINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)";
+
+/// Statements run in order at open, once the version is known to be this
+/// build's; each is idempotent.
 pub fn statements(backend: Backend) -> Vec<String> {
     let blob = match backend {
         Backend::Sqlite => "BLOB",
         Backend::Postgres => "BYTEA",
     };
     vec![
-        "CREATE TABLE IF NOT EXISTS hub_schema (version BIGINT NOT NULL)".to_owned(),
         "CREATE TABLE IF NOT EXISTS hub_jobs (
             id TEXT PRIMARY KEY,
             owner TEXT NOT NULL,

@@ -119,32 +119,38 @@ impl JobStore {
             }
         }
         let created = Self::create_tables(self.backend, &mut conn).await;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock(7301158)").execute(&mut *conn).await?;
-        }
-        created
+        let unlocked = match self.backend {
+            Backend::Postgres => sqlx::query("SELECT pg_advisory_unlock(7301158)").execute(&mut *conn).await.map(drop),
+            Backend::Sqlite => Ok(()),
+        };
+        // The tables' error says more than the unlock's.
+        created?;
+        Ok(unlocked?)
     }
 
-    /// The tables, and the schema version they are at, checked.
+    /// The schema version checked, then the tables.
     async fn create_tables(backend: Backend, conn: &mut sqlx::AnyConnection) -> Result<(), JobError> {
-        for statement in schema::statements(backend) {
-            sqlx::query(&statement).execute(&mut *conn).await?;
-        }
+        sqlx::query(schema::VERSION_TABLE).execute(&mut *conn).await?;
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM hub_schema").fetch_one(&mut *conn).await?;
+            sqlx::query_scalar("SELECT version FROM hub_schema WHERE id = 1").fetch_optional(&mut *conn).await?;
         match found {
+            Some(found) if found > schema::VERSION => {
+                return Err(JobError::NewerSchema { found, known: schema::VERSION });
+            }
+            Some(_) => {}
             // A new store, or one made before the version was recorded
             // (their tables are version 1's).
             None => {
-                sqlx::query("INSERT INTO hub_schema (version) VALUES ($1)")
+                sqlx::query("INSERT INTO hub_schema (id, version) VALUES (1, $1)")
                     .bind(schema::VERSION)
                     .execute(&mut *conn)
                     .await?;
-                Ok(())
             }
-            Some(found) if found > schema::VERSION => Err(JobError::NewerSchema { found, known: schema::VERSION }),
-            Some(_) => Ok(()),
         }
+        for statement in schema::statements(backend) {
+            sqlx::query(&statement).execute(&mut *conn).await?;
+        }
+        Ok(())
     }
 
     /// Queues `new`, or returns the job an earlier submission with the same

@@ -195,11 +195,21 @@ async fn newer_schema_is_refused(url: &str) {
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM hub_schema").fetch_all(&pool).await.unwrap();
     assert_eq!(versions, [1], "the version is recorded once");
+    assert!(sqlx::query("INSERT INTO hub_schema (id, version) VALUES (2, 1)").execute(&pool).await.is_err());
+    // A newer build's store, whose jobs table this build would not know.
     sqlx::query("UPDATE hub_schema SET version = 99").execute(&pool).await.unwrap();
-    pool.close().await;
+    sqlx::query("DROP TABLE hub_job_images").execute(&pool).await.unwrap();
     let err = JobStore::open(url, limits()).await.err().expect("a newer schema is refused");
     assert!(matches!(err, JobError::NewerSchema { found: 99, known: 1 }), "{err}");
     assert!(err.to_string().contains("schema version 99"), "{err}");
+    // Refused before anything was created in it.
+    let tables = match url.starts_with("sqlite:") {
+        true => "SELECT COUNT(*) FROM sqlite_master WHERE name = 'hub_job_images'",
+        false => "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'hub_job_images'",
+    };
+    let count: i64 = sqlx::query_scalar(tables).fetch_one(&pool).await.unwrap();
+    assert_eq!(count, 0, "the refused store was changed");
+    pool.close().await;
 }
 
 #[tokio::test]

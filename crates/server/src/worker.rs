@@ -25,6 +25,8 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let cpu = CpuInfo::detect();
     crate::metrics::install(args.engine.profile.name(), &cpu)?;
     let cache = args.cache.cache()?;
+    // Bound before any work starts, so a taken port fails the start at once.
+    let listener = crate::config::bind(&args.host, args.port).await?;
     let merchants = args.merchants.open()?;
     let state = AppState::for_worker(&args, cache, merchants, cpu);
     let engines = state.lifecycle.engines.as_ref().map(|e| e.names()).unwrap_or_default();
@@ -42,7 +44,6 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 
     // Probes and metrics answer until the jobs are handed back; /ready says
     // 503 from the signal on.
-    let listener = crate::config::bind(&args.host, args.port).await?;
     let app = crate::http::worker_router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let probes = tokio::spawn(async move {

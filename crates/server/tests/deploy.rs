@@ -101,11 +101,12 @@ fn assert_merchants_mounted(deployment: &Value) {
     assert_eq!(volume["configMap"]["name"], "vendors");
 }
 
-/// The port `command` (`serve`, `worker`) listens on by default, from the binary's own help.
-fn default_port(command: &str) -> u16 {
+/// The port `command` listens on by default, and the variable that sets
+/// it, from the binary's own help.
+fn default_port(command: &str, variable: &str) -> u16 {
     let out = Command::new(env!("CARGO_BIN_EXE_inference-hub")).args([command, "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    let tail = help.split("env: HUB_PORT=").nth(1).expect("--port documents HUB_PORT");
+    let tail = help.split(&format!("env: {variable}=")).nth(1).expect("--port documents its variable");
     let default = tail.split("default: ").nth(1).expect("--port has a default");
     default.split(']').next().unwrap().parse().unwrap()
 }
@@ -168,8 +169,8 @@ fn env_value<'a>(file: &'a [(String, String)], name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn probes_and_ports_in_every_manifest_are_served() {
     let root = workspace_root();
-    let port = default_port("serve");
-    let worker_port = default_port("worker");
+    let port = default_port("serve", "HUB_PORT");
+    let worker_port = default_port("worker", "HUB_WORKER_PORT");
     let mut probes = BTreeSet::new();
     let mut checked_merchants = 0;
 
@@ -203,7 +204,7 @@ async fn probes_and_ports_in_every_manifest_are_served() {
             of_kind(&docs, "Deployment").into_iter().find(|d| d["metadata"]["name"] == "hub-inference-hub-worker")
         {
             let container = &worker["spec"]["template"]["spec"]["containers"][0];
-            assert_eq!(env_of(container, "HUB_PORT").as_deref(), Some(worker_port.to_string().as_str()));
+            assert_eq!(env_of(container, "HUB_WORKER_PORT").as_deref(), Some(worker_port.to_string().as_str()));
             let annotations = &worker["spec"]["template"]["metadata"]["annotations"];
             probes.insert(Probe {
                 origin: "worker prometheus.io annotations".into(),
@@ -220,7 +221,16 @@ async fn probes_and_ports_in_every_manifest_are_served() {
             }
         }
         let service = of_kind(&docs, "Service").into_iter().find(|s| s["metadata"]["name"] == "hub-inference-hub");
-        assert_eq!(service.expect("the hub Service")["spec"]["ports"][0]["targetPort"], "http");
+        let service = service.expect("the hub Service");
+        assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
+        // The Service's uploads reach the API pods only, not the gateway's or the workers'.
+        let selector = service["spec"]["selector"].as_object().unwrap();
+        for d in of_kind(&docs, "Deployment") {
+            let labels = &d["spec"]["template"]["metadata"]["labels"];
+            let selected = selector.iter().all(|(key, value)| &labels[key] == value);
+            let api = d["spec"]["template"]["spec"]["containers"][0]["args"][0] == "serve";
+            assert_eq!(selected, api, "the hub Service and {}: {labels}", d["metadata"]["name"]);
+        }
         for monitor in of_kind(&docs, "ServiceMonitor") {
             let endpoint = &monitor["spec"]["endpoints"][0];
             assert_eq!(endpoint["port"], "http");

@@ -367,14 +367,22 @@ async fn two_replicas_and_a_worker_share_postgres_and_survive_a_kill() {
     let ready = worker.get("/ready").await;
     assert_eq!(ready.status, 200, "{}", ready.json);
     assert_eq!(ready.json, serde_json::json!({"ready": true, "models_loaded": true, "job_store": true}));
-    let (status, _, metrics) = worker.get_text("/metrics", &[]).await;
-    assert_eq!(status, 200);
-    for sample in [
+    let samples = [
         format!(r#"ocr_job_runs_total{{outcome="succeeded"}} {ran}"#),
         r#"ocr_models_loaded{engine="paddle"} 1"#.to_owned(),
+        // The store's gauges come from a sweep every 2 s: the empty queue shows at the next one.
         "ocr_jobs_oldest_queued_seconds 0".to_owned(),
-    ] {
-        assert!(metrics.lines().any(|line| line == sample), "no `{sample}` in the worker's metrics:\n{metrics}");
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, metrics) = worker.get_text("/metrics", &[]).await;
+        assert_eq!(status, 200);
+        let missing: Vec<&String> = samples.iter().filter(|s| !metrics.lines().any(|line| line == *s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {missing:?} in the worker's metrics:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -162,8 +162,9 @@ pub struct WorkerArgs {
     /// Address of the worker's probes and metrics (`/live`, `/ready`, `/metrics`).
     #[arg(long, env = "HUB_HOST", default_value = "0.0.0.0")]
     pub host: String,
-    /// Port of the worker's probes and metrics; it takes no uploads.
-    #[arg(long, env = "HUB_PORT", default_value_t = 8102)]
+    /// Port of the worker's probes and metrics; it takes no uploads. Its
+    /// own variable: `HUB_PORT` (the image sets it) is `serve`'s. 0: any free port.
+    #[arg(long, env = "HUB_WORKER_PORT", default_value_t = 8102)]
     pub port: u16,
     #[command(flatten)]
     pub engine: EngineArgs,

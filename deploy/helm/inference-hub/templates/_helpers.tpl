@@ -68,6 +68,15 @@ The gateway's name and selector labels: a second component of the release.
 {{- printf "%s-gateway" (include "inference-hub.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/*
+The API pods' labels that the release's Service selects on: the gateway's
+and the workers' pods share the others, and must not receive its traffic.
+*/}}
+{{- define "inference-hub.apiSelectorLabels" -}}
+{{ include "inference-hub.selectorLabels" . }}
+app.kubernetes.io/component: api
+{{- end }}
+
 {{- define "inference-hub.gatewaySelectorLabels" -}}
 {{ include "inference-hub.selectorLabels" . }}
 app.kubernetes.io/component: gateway
