@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::kserve::lines_of;
-use common::{Server, assert_error, assert_reads, encode, png_form, receipt};
+use common::{Server, assert_error, assert_reads, encode, file_part, png_form, receipt};
 use image::ImageFormat;
 use serde_json::json;
 
@@ -121,6 +121,45 @@ async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
             let reply = gateway.post_form(route, form).await;
             assert_error(&reply, 400, code);
         }
+    }
+
+    // A batch: each image read by the model server, a bad one failing in
+    // its place, in the service's own batch answer.
+    let batch = || {
+        png_form("file", &png)
+            .text("fields", "true")
+            .part("file", file_part(truncated.to_vec(), "bad.png", "image/png"))
+            .part("files", file_part(png.clone(), "again.png", "image/png"))
+    };
+    let direct = server.post_form("/v1/ocr/batch", batch()).await;
+    assert_eq!(direct.status, 200, "{}", direct.json);
+    for gateway in [&v1, &v2] {
+        let reply = gateway.post_form("/v1/ocr/batch", batch()).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        let (results, expected) =
+            (reply.json["results"].as_array().unwrap(), direct.json["results"].as_array().unwrap());
+        assert_eq!(
+            (&reply.json["count"], &reply.json["succeeded"], &reply.json["failed"]),
+            (&json!(3), &json!(2), &json!(1))
+        );
+        for (got, want) in results.iter().zip(expected) {
+            let (mut got, mut want) = (got.clone(), want.clone());
+            assert_eq!(
+                got.as_object_mut().unwrap().remove("filename"),
+                want.as_object_mut().unwrap().remove("filename")
+            );
+            match want.get("error") {
+                Some(error) => assert_eq!(got["error"]["code"], error["code"], "{got}"),
+                None => {
+                    assert_eq!(lines_of(&got), lines_of(&want), "{got}");
+                    assert_eq!(got["fields"], want["fields"], "{got}");
+                }
+            }
+        }
+        assert_eq!(results[1]["error"]["code"], "invalid_image", "{}", reply.json);
+        assert!(results[0]["fields"]["total"].is_string(), "{}", reply.json);
+        // An engine the model server does not run refuses the whole batch, as the service does.
+        assert_error(&gateway.post_form("/v1/ocr/batch?engine=tesseract", batch()).await, 400, "unknown_engine");
     }
 }
 

@@ -345,6 +345,13 @@ pub struct GatewayArgs {
     /// after a request reached it), with doubling back-off from 100 ms.
     #[arg(long, env = "HUB_UPSTREAM_RETRIES", default_value_t = 2)]
     pub upstream_retries: u32,
+    /// Most images in one `/v1/ocr/batch` upload (each goes to the model
+    /// server as its own request).
+    #[arg(long, env = "HUB_MAX_BATCH", default_value_t = 16)]
+    pub max_batch: usize,
+    /// Largest `/v1/ocr/batch` body, in MiB, checked while it streams (413 above).
+    #[arg(long, env = "HUB_MAX_BATCH_MB", default_value_t = 64)]
+    pub max_batch_mb: usize,
     #[command(flatten)]
     pub access: AccessArgs,
 }

@@ -6,7 +6,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::wire::error::{ApiError, envelope};
+use crate::wire::error::{ApiError, envelope, kind_of};
+use crate::wire::response::ErrorBody;
 
 #[derive(Debug)]
 pub enum GatewayError {
@@ -32,11 +33,14 @@ impl From<ApiError> for GatewayError {
     }
 }
 
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        let (status, code, message, retry_after) = match self {
-            GatewayError::Local(err) => return err.into_response(),
-            GatewayError::Refused { status, code, message, retry_after } => (status, code, message, retry_after),
+impl GatewayError {
+    /// The contract's status, code and message, and `Retry-After` where one applies.
+    fn describe(&self) -> (StatusCode, String, String, Option<HeaderValue>) {
+        match self {
+            GatewayError::Local(err) => (err.status(), err.code().to_owned(), err.message(), None),
+            GatewayError::Refused { status, code, message, retry_after } => {
+                (*status, code.clone(), message.clone(), retry_after.clone())
+            }
             GatewayError::Unavailable(why) => (
                 StatusCode::BAD_GATEWAY,
                 "upstream_unavailable".into(),
@@ -61,7 +65,32 @@ impl IntoResponse for GatewayError {
                 format!("the model server's answer is unusable: {why}"),
                 None,
             ),
-        };
+        }
+    }
+
+    /// Whether the error is the whole batch's rather than one image's: the
+    /// model server cannot answer, or the engine asked for does not exist,
+    /// where the service's own batch route refuses the batch too.
+    pub fn fails_batch(&self) -> bool {
+        let (status, code, ..) = self.describe();
+        status.is_server_error() || code == "unknown_engine"
+    }
+}
+
+/// One image's error in a batch answer.
+impl From<&GatewayError> for ErrorBody {
+    fn from(err: &GatewayError) -> Self {
+        let (status, code, message, _) = err.describe();
+        ErrorBody { code, kind: kind_of(status).to_owned(), message }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        if let GatewayError::Local(err) = self {
+            return err.into_response();
+        }
+        let (status, code, message, retry_after) = self.describe();
         let mut response = envelope(status, &code, &message);
         if let Some(value) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, value);

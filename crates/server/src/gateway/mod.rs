@@ -6,6 +6,8 @@
 //! `fields` and `pdf_text` become request parameters). It loads no models
 //! and no ONNX Runtime. `/live`, `/ready` (the model server's readiness) and
 //! `/metrics` (Prometheus) stay open, as the service's probes do.
+//! `/v1/ocr/batch` sends each image of the upload as its own request, a few
+//! at a time, and answers as the service's batch route does.
 
 mod error;
 mod metrics;
@@ -22,6 +24,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
+use futures_util::StreamExt;
+use futures_util::stream;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::time::timeout;
@@ -29,23 +33,29 @@ use tokio::time::timeout;
 use self::error::GatewayError;
 use self::upstream::Upstream;
 use crate::config::GatewayArgs;
-use crate::wire::OCR_ROUTES;
 use crate::wire::access::{AccessPolicy, guard};
 use crate::wire::error::ApiError;
 use crate::wire::observe::REQUEST_ID;
 use crate::wire::options::{OcrQuery, Requested};
-use crate::wire::response::OcrResponse;
+use crate::wire::response::{BatchItem, BatchResponse, OcrResponse};
 use crate::wire::serve::serve_until_signal;
-use crate::wire::upload::read_upload;
+use crate::wire::upload::{read_batch, read_upload};
+use crate::wire::{BATCH_ROUTE, OCR_ROUTES};
 
 /// The gateway's own upload route, next to the service's [`OCR_ROUTES`].
 const GATEWAY_ROUTE: &str = "/gateway/ocr";
+
+/// A batch's images in flight to the model server at once; it admits or
+/// refuses each (429 for one image), as its own queue allows.
+const BATCH_IN_FLIGHT: usize = 4;
 
 struct Gateway {
     upstream: Upstream,
     metrics: PrometheusHandle,
     access: Arc<AccessPolicy>,
     max_upload_bytes: usize,
+    max_batch: usize,
+    max_batch_bytes: usize,
     body_timeout: Duration,
     shutting_down: AtomicBool,
 }
@@ -62,6 +72,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         metrics: metrics::install()?,
         access: Arc::new(access),
         max_upload_bytes: args.listen.max_upload_bytes(),
+        max_batch: args.max_batch,
+        max_batch_bytes: args.max_batch_mb * 1024 * 1024,
         body_timeout: args.listen.body_timeout(),
         shutting_down: AtomicBool::new(false),
     });
@@ -80,6 +92,8 @@ fn router(gateway: Shared) -> Router {
     for path in OCR_ROUTES {
         forward = forward.route(path, post(recognize));
     }
+    let batch_limit = gateway.max_batch_bytes;
+    forward = forward.route(BATCH_ROUTE, post(recognize_batch).layer(DefaultBodyLimit::max(batch_limit)));
     let forward = forward.route_layer(middleware::from_fn_with_state(gateway.access.clone(), guard::<ApiError>));
     let routes = Router::new()
         .route("/live", get(|| async { Json(json!({"status": "alive"})) }))
@@ -141,4 +155,62 @@ async fn forward(
     // Sizes and timings only: neither image bytes nor text reach the log.
     tracing::info!(bytes = image.len(), ok = result.is_ok(), "model server round trip: {millis:.1} ms");
     Ok(Json(result?))
+}
+
+async fn recognize_batch(
+    State(gateway): State<Shared>,
+    query: Result<Query<OcrQuery>, QueryRejection>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let request_id = headers.get(REQUEST_ID).cloned();
+    let response = forward_batch(&gateway, request_id, query, form).await.into_response();
+    ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
+    response
+}
+
+async fn forward_batch(
+    gateway: &Gateway,
+    request_id: Option<axum::http::HeaderValue>,
+    query: Result<Query<OcrQuery>, QueryRejection>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<BatchResponse>, GatewayError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
+    let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
+    let read = read_batch(form, gateway.max_upload_bytes, gateway.max_batch, gateway.max_batch_bytes);
+    let upload = timeout(gateway.body_timeout, read).await.map_err(|_| ApiError::BodyTimeout)??;
+    let options = Requested::merge(query, upload.options)?;
+    let started = Instant::now();
+    let (options, request_id) = (&options, &request_id);
+    let reads = upload.parts.into_iter().map(|part| async move {
+        let outcome = match part.image {
+            Ok(image) => {
+                let sent = Instant::now();
+                let result = gateway.upstream.recognize(&image, options, request_id.clone()).await;
+                ::metrics::histogram!("gateway_upstream_seconds").record(sent.elapsed().as_secs_f64());
+                result
+            }
+            Err(err) => Err(GatewayError::Local(err)),
+        };
+        (part.filename, outcome)
+    });
+    // `buffered` keeps the upload's order.
+    let done: Vec<_> = stream::iter(reads).buffered(BATCH_IN_FLIGHT).collect().await;
+    let mut results = Vec::with_capacity(done.len());
+    for (filename, outcome) in done {
+        results.push(match outcome {
+            Ok(response) => BatchItem::Read { filename, response },
+            Err(err) if err.fails_batch() => return Err(err),
+            Err(err) => BatchItem::Failed { filename, error: (&err).into() },
+        });
+    }
+    let response = BatchResponse::new(results, started.elapsed());
+    // Counts and timings only: neither image bytes nor text reach the log.
+    tracing::info!(
+        images = response.count,
+        failed = response.failed,
+        "model server round trips of a batch: {:.1} ms",
+        response.processing_time_ms
+    );
+    Ok(Json(response))
 }

@@ -275,7 +275,7 @@ pub fn envelope(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The contract's `type`: whose fault the error is.
-fn kind_of(status: StatusCode) -> &'static str {
+pub fn kind_of(status: StatusCode) -> &'static str {
     if status.is_client_error() { "invalid_request" } else { "server" }
 }
 
