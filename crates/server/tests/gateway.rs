@@ -63,6 +63,7 @@ async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
         {
             let reply = gateway.post_form(route, png_form(field, &png)).await;
             assert_eq!(reply.status, 200, "{route}: {}", reply.json);
+            assert_eq!(reply.headers["x-ocr-engine"], "paddle", "{route}");
             assert_reads(&reply.json, &rendered);
             assert_eq!(lines_of(&reply.json), lines_of(&direct.json), "{route}: not the model server's lines");
         }

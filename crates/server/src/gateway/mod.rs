@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -40,7 +40,7 @@ use crate::wire::options::{OcrQuery, Requested};
 use crate::wire::response::{BatchItem, BatchResponse, OcrResponse};
 use crate::wire::serve::serve_until_signal;
 use crate::wire::upload::{read_batch, read_upload};
-use crate::wire::{BATCH_ROUTE, OCR_ROUTES};
+use crate::wire::{BATCH_ROUTE, ENGINE_HEADER, OCR_ROUTES};
 
 /// The gateway's own upload route, next to the service's [`OCR_ROUTES`].
 const GATEWAY_ROUTE: &str = "/gateway/ocr";
@@ -127,7 +127,18 @@ async fn recognize(
     // The request's id (set by `wire::observe`) goes upstream, so both
     // sides' logs of one upload carry the same id.
     let request_id = headers.get(REQUEST_ID).cloned();
-    let response = forward(&gateway, request_id, query, form).await.into_response();
+    let response = match forward(&gateway, request_id, query, form).await {
+        // The engine that read it, named as the service names it.
+        Ok(answer) => {
+            let engine = HeaderValue::from_str(&answer.engine).ok();
+            let mut response = Json(answer).into_response();
+            if let Some(engine) = engine {
+                response.headers_mut().insert(ENGINE_HEADER, engine);
+            }
+            response
+        }
+        Err(err) => err.into_response(),
+    };
     ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
     response
 }
@@ -137,7 +148,7 @@ async fn forward(
     request_id: Option<axum::http::HeaderValue>,
     query: Result<Query<OcrQuery>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<Json<OcrResponse>, GatewayError> {
+) -> Result<OcrResponse, GatewayError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     // The size and type checks of the all-in-one service, before anything is encoded.
@@ -154,7 +165,7 @@ async fn forward(
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Sizes and timings only: neither image bytes nor text reach the log.
     tracing::info!(bytes = image.len(), ok = result.is_ok(), "model server round trip: {millis:.1} ms");
-    Ok(Json(result?))
+    result
 }
 
 async fn recognize_batch(
