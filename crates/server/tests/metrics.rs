@@ -18,8 +18,12 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     // Both engines, every paddle answer compared by tesseract in the
-    // background: the dashboard's shadow panels need their data too.
-    let flags = ["--workers", "1", "--engines", "paddle,tesseract", "--shadow", "tesseract", "--shadow-rate", "1"];
+    // background, a merchant directory: the dashboard's panels need their data too.
+    let directory = std::env::temp_dir().join(format!("hub-metrics-merchants-{}.jsonl", std::process::id()));
+    std::fs::write(&directory, "{\"company\": \"Kedai Maju Sdn Bhd\", \"address\": \"12, Jalan Maju\"}\n").unwrap();
+    let mut flags =
+        vec!["--workers", "1", "--engines", "paddle,tesseract", "--shadow", "tesseract", "--shadow-rate", "1"];
+    flags.extend(["--merchants", directory.to_str().unwrap()]);
     let server = Server::start(&flags);
     server.wait_ready().await;
     let prometheus = Prometheus::start(server.addr).await;
@@ -119,9 +123,13 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
         let result = prometheus.wait_for_series(expr).await;
         assert!(result.iter().all(|s| sample_value(s).is_some()), "{expr}: {result:?}");
     }
-    for needed in
-        ["ocr_requests_total", "request_predict_seconds_bucket", "process_cpu_seconds_total", "ocr_queue_depth"]
-    {
+    for needed in [
+        "ocr_requests_total",
+        "request_predict_seconds_bucket",
+        "process_cpu_seconds_total",
+        "ocr_queue_depth",
+        "merchant_directory_entries",
+    ] {
         assert!(named.contains(needed), "no panel uses {needed}: {named:?}");
     }
 
@@ -144,6 +152,7 @@ async fn prometheus_scrapes_ocr_counters_and_the_dashboard_queries_run() {
     for word in ["TOTAL", "CASH", "THANK"] {
         assert!(!logs.contains(word), "recognised text {word:?} in the logs:\n{logs}");
     }
+    std::fs::remove_file(directory).unwrap();
 }
 
 /// Metric names in a PromQL expression: identifiers that are not functions,
