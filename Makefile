@@ -29,11 +29,13 @@ test: setup-test lint
 
 ## DEV accuracy on ../shared/eval/sroie-dev (skipped when absent).
 eval: build
+	$(CARGO) build --release --locked -p hub-fields --example score_fields
 	bash scripts/eval.sh
 
 ## Speed, memory and accuracy on the DEV receipts, against faster-paddle.
 bench: build
 	$(CARGO) build --release --locked --example loadgen
+	$(CARGO) build --release --locked -p hub-fields --example score_fields
 	bash scripts/bench.sh
 
 ## Memory stays flat over 2,000 requests of varied sizes (SOAK_REQUESTS=N).

@@ -17,6 +17,12 @@ mkdir -p "$preds"
 "$root/target/release/inference-hub" ocr --fields --out-dir "$preds" "$@" "$data"/*.jpg >/dev/null
 python3 "$scorer" "$data" "$preds" --json "$preds/../report.json"
 
+# What an accounting system books from the same answers: the date as
+# YYYY-MM-DD and the total as a decimal, right, null or wrong.
+echo
+echo "booked values (date_iso, total_amount) against the labels read as a date and an amount:"
+"$root/target/release/examples/score_fields" --data "$data" --ocr "$preds" | grep -E '^  (date_iso|total_amount) '
+
 # Fields with a merchant directory (`--merchants`): the company and address
 # labels of the TRAIN receipts as the directory, the way an ERP's vendor
 # list would be given; DEV's receipts are not in it. EVAL_MERCHANTS=0 skips it.

@@ -24,6 +24,11 @@
 //! receipt is scored with a directory of the *other* receipts' labels
 //! (leave one out): a shop counts as known only if another receipt of it is.
 //! `--merchants FILE` adds a directory file as the service reads it (JSON Lines).
+//!
+//! It also scores what an accounting system books, `date_iso` and
+//! `total_amount`, against the labels read as dates (day before month, the
+//! Malaysian order, unless that cannot be a date) and amounts: right, null
+//! (the service declined to guess) or wrong (a value the ERP would book).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -145,6 +150,8 @@ fn main() {
         None => directory(&labels, None),
     };
 
+    // date_iso, total_amount: [right, null, wrong, receipts with a readable label]
+    let mut booked = [[0usize; 4]; 2];
     let mut correct = [0usize; 4];
     let mut verbatim = [0usize; 4];
     let mut all4 = 0usize;
@@ -206,6 +213,16 @@ fn main() {
         }
         all4 += usize::from(ok_all);
         n += 1;
+        let labelled = [key["date"].as_str().and_then(label_date), key["total"].as_str().and_then(label_amount)];
+        for (k, (want, name)) in labelled.iter().zip(["date_iso", "total_amount"]).enumerate() {
+            let Some(want) = want else { continue };
+            booked[k][3] += 1;
+            match fv[name].as_str() {
+                None => booked[k][1] += 1,
+                Some(got) if got == want => booked[k][0] += 1,
+                Some(_) => booked[k][2] += 1,
+            }
+        }
         if let Some(o) = &out {
             let pred = json!({
                 "lines": lines.iter().map(|l| json!({
@@ -244,6 +261,16 @@ fn main() {
     }
     println!("  mean     {mean:.4}");
     println!("  all-four {:.4}  ({all4}/{n})", all4 as f64 / n as f64);
+    for (counts, name) in booked.iter().zip(["date_iso", "total_amount"]) {
+        let [right, null, wrong, of] = *counts;
+        let share = |k: usize| k as f64 / of.max(1) as f64;
+        println!(
+            "  {name:<12} right {:.4} ({right}/{of})  null {:.4} ({null})  wrong {:.4} ({wrong})   (of receipts whose label reads as one)",
+            share(right),
+            share(null),
+            share(wrong)
+        );
+    }
     println!(
         "  extraction time per receipt: p50 {:.3} ms  p95 {:.3} ms  max {:.3} ms",
         percentile(&times_ms, 50.0),
@@ -310,6 +337,48 @@ fn adjacent_joins(lines: &[OwnedLine]) -> Vec<String> {
         }
     }
     out
+}
+
+/// A labelled date as `YYYY-MM-DD`: day before month, unless only the
+/// other order makes a date; `None` when it is not one of SROIE's label shapes.
+fn label_date(label: &str) -> Option<String> {
+    use std::sync::LazyLock;
+    const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+    static NUMERIC: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$").unwrap());
+    static YEAR_FIRST: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^(\d{4})[/.-]?(\d{2})[/.-]?(\d{2})$").unwrap());
+    static NAMED: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^(\d{1,2})[ /-]*([A-Za-z]{3})[A-Za-z]*[ /,-]*(\d{2}|\d{4})$").unwrap());
+    let (numeric, year_first, named) = (&*NUMERIC, &*YEAR_FIRST, &*NAMED);
+    let label = label.trim();
+    let num = |s: &str| s.parse::<u32>().ok();
+    let (year, month, day) = if let Some(c) = year_first.captures(label).filter(|c| c[1].starts_with("20")) {
+        (num(&c[1])?, num(&c[2])?, num(&c[3])?)
+    } else if let Some(c) = numeric.captures(label) {
+        let (a, b) = (num(&c[1])?, num(&c[2])?);
+        let (day, month) = if b > 12 && a <= 12 { (b, a) } else { (a, b) };
+        (num(&c[3])?, month, day)
+    } else if let Some(c) = named.captures(label) {
+        let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(&c[2]))? as u32 + 1;
+        (num(&c[3])?, month, num(&c[1])?)
+    } else {
+        return None;
+    };
+    let year = if year < 100 { 2000 + year } else { year };
+    ((1..=12).contains(&month) && (1..=31).contains(&day)).then(|| format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// A labelled total as a plain decimal (`RM 1,234.50` -> `1234.50`).
+fn label_amount(label: &str) -> Option<String> {
+    let digits: String = label.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
+    let (whole, cents) = digits.split_once('.')?;
+    let valid = !whole.is_empty() && cents.len() == 2 && !cents.contains('.');
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        digits => digits,
+    };
+    valid.then(|| format!("{whole}.{cents}"))
 }
 
 fn ocr_name(ocr: &Option<PathBuf>) -> String {
