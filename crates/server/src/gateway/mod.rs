@@ -139,13 +139,31 @@ async fn recognize(
         }
         Err(err) => err.into_response(),
     };
+    counted(response)
+}
+
+/// The answer, counted by status.
+fn counted(response: Response) -> Response {
     ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
     response
 }
 
+/// One image to the model server, its round trip timed.
+async fn send(
+    gateway: &Gateway,
+    image: &[u8],
+    options: &Requested,
+    request_id: Option<HeaderValue>,
+) -> Result<OcrResponse, GatewayError> {
+    let started = Instant::now();
+    let result = gateway.upstream.recognize(image, options, request_id).await;
+    ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());
+    result
+}
+
 async fn forward(
     gateway: &Gateway,
-    request_id: Option<axum::http::HeaderValue>,
+    request_id: Option<HeaderValue>,
     query: Result<Query<OcrQuery>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<OcrResponse, GatewayError> {
@@ -160,8 +178,7 @@ async fn forward(
     let options = Requested::merge(query, upload.options)?;
     let image = upload.image;
     let started = Instant::now();
-    let result = gateway.upstream.recognize(&image, &options, request_id).await;
-    ::metrics::histogram!("gateway_upstream_seconds").record(started.elapsed().as_secs_f64());
+    let result = send(gateway, &image, &options, request_id).await;
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     // Sizes and timings only: neither image bytes nor text reach the log.
     tracing::info!(bytes = image.len(), ok = result.is_ok(), "model server round trip: {millis:.1} ms");
@@ -175,14 +192,12 @@ async fn recognize_batch(
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let request_id = headers.get(REQUEST_ID).cloned();
-    let response = forward_batch(&gateway, request_id, query, form).await.into_response();
-    ::metrics::counter!("gateway_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
-    response
+    counted(forward_batch(&gateway, request_id, query, form).await.into_response())
 }
 
 async fn forward_batch(
     gateway: &Gateway,
-    request_id: Option<axum::http::HeaderValue>,
+    request_id: Option<HeaderValue>,
     query: Result<Query<OcrQuery>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<BatchResponse>, GatewayError> {
@@ -195,12 +210,7 @@ async fn forward_batch(
     let (options, request_id) = (&options, &request_id);
     let reads = upload.parts.into_iter().map(|part| async move {
         let outcome = match part.image {
-            Ok(image) => {
-                let sent = Instant::now();
-                let result = gateway.upstream.recognize(&image, options, request_id.clone()).await;
-                ::metrics::histogram!("gateway_upstream_seconds").record(sent.elapsed().as_secs_f64());
-                result
-            }
+            Ok(image) => send(gateway, &image, options, request_id.clone()).await,
             Err(err) => Err(GatewayError::Local(err)),
         };
         (part.filename, outcome)
