@@ -38,8 +38,9 @@ APT_PACKAGES+=(libtesseract-dev libleptonica-dev tesseract-ocr-eng libclang1-14 
 # qemu-user for the int8 models on an emulated AVX2-only CPU, redis-server
 # for the shared result cache, headless Chromium and its WebDriver for the
 # try-it page, PostgreSQL for the shared job store (the tests start their
-# own server in a temporary directory).
-[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user redis-server chromium chromium-driver postgresql)
+# own server in a temporary directory), libfaketime for a worker whose clock
+# is wrong.
+[ "$SETUP_TEST_TOOLS" = 0 ] || APT_PACKAGES+=(prometheus systemd qemu-user redis-server chromium chromium-driver postgresql libfaketime)
 
 log() { printf 'setup: %s\n' "$*"; }
 

@@ -13,8 +13,9 @@
 //! and a lease deadline the worker keeps extending; a job whose lease ran
 //! out is claimed again (up to its attempt limit), and a worker that lost
 //! its lease cannot record a result (every write names worker and attempt).
-//! Times are the workers' clocks in milliseconds since the Unix epoch, so
-//! machines sharing a PostgreSQL store need synchronised clocks (NTP).
+//! Times are milliseconds since the Unix epoch on the store's clock
+//! ([`JobStore::now`]): PostgreSQL's for a shared store, so the workers'
+//! own clocks may disagree without a lease ending early or late.
 
 mod callback;
 mod model;
@@ -47,7 +48,8 @@ pub enum JobError {
     NewerSchema { found: i64, known: i64 },
 }
 
-/// Milliseconds since the Unix epoch, the store's clock.
+/// Milliseconds since the Unix epoch on this process's clock (an embedded
+/// store's clock).
 pub fn now_ms() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)

@@ -106,6 +106,21 @@ impl JobStore {
         }
     }
 
+    /// The store's clock, in milliseconds since the Unix epoch: PostgreSQL's
+    /// for a shared store, so workers on machines whose clocks disagree
+    /// still agree on leases, expiry and retries; the process's for SQLite,
+    /// which one machine holds.
+    pub async fn now(&self) -> Result<i64, JobError> {
+        match self.backend {
+            Backend::Sqlite => Ok(now_ms()),
+            Backend::Postgres => {
+                Ok(sqlx::query_scalar("SELECT CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+        }
+    }
+
     async fn create_schema(&self) -> Result<(), JobError> {
         let mut conn = self.pool.acquire().await?;
         match self.backend {
@@ -191,7 +206,7 @@ impl JobStore {
         .bind(new.images.len() as i64)
         .bind(size)
         .bind(i64::from(self.limits.max_attempts))
-        .bind(now_ms())
+        .bind(self.now().await?)
         .bind(new.callback_url.clone())
         .execute(&mut *tx)
         .await;
@@ -243,7 +258,7 @@ impl JobStore {
             "SELECT {JOB_COLUMNS}, result FROM hub_jobs WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)"
         ))
         .bind(id)
-        .bind(now_ms())
+        .bind(self.now().await?)
         .fetch_optional(&self.pool)
         .await?;
         let job = row.map(|row| job(&row, true)).transpose()?;
@@ -258,7 +273,7 @@ impl JobStore {
         ))
         .bind(owner)
         .bind(status.map_or("", Status::as_str))
-        .bind(now_ms())
+        .bind(self.now().await?)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -268,7 +283,7 @@ impl JobStore {
     /// Cancels a queued job. `Ok(None)`: no such job for `owner`; otherwise
     /// the job as it now is (cancelled, or the status that kept it running).
     pub async fn cancel(&self, owner: &str, id: &str) -> Result<Option<Job>, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let cancelled = sqlx::query(
             // No callback: the client cancelling knows.
             "UPDATE hub_jobs SET status = 'cancelled', finished_at = $1, expires_at = $2 \
@@ -291,7 +306,7 @@ impl JobStore {
     /// Takes the oldest job that is queued, or whose worker's lease ran out,
     /// for `worker` until `lease` from now.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claim>, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let lock = self.skip_locked();
         let row = sqlx::query(&format!(
             "UPDATE hub_jobs SET status = 'running', attempts = attempts + 1, worker = $1, lease_until = $2, \
@@ -327,8 +342,9 @@ impl JobStore {
     /// Extends `claim`'s lease; `false` when the worker has lost it.
     pub async fn heartbeat(&self, worker: &str, claim: &Claim, lease: Duration) -> Result<bool, JobError> {
         let sql = format!("UPDATE hub_jobs SET lease_until = $1 WHERE {}", still_held(2));
-        let done =
-            bind_held(sqlx::query(&sql).bind(now_ms() + millis(lease)), worker, claim).execute(&self.pool).await?;
+        let done = bind_held(sqlx::query(&sql).bind(self.now().await? + millis(lease)), worker, claim)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -346,7 +362,7 @@ impl JobStore {
     /// Records `claim`'s outcome: `Ok(result JSON)` or `Err(reason)`.
     /// `false` when the worker had lost the job (nothing is recorded).
     pub async fn finish(&self, worker: &str, claim: &Claim, outcome: Result<String, String>) -> Result<bool, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let (status, result, error) = match outcome {
             Ok(result) => ("succeeded", Some(result), None),
             Err(reason) => ("failed", None, Some(reason)),
@@ -370,7 +386,7 @@ impl JobStore {
     /// Fails the jobs whose workers lost their lease on the last allowed
     /// attempt; returns how many.
     pub async fn fail_exhausted(&self) -> Result<u64, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let ids: Vec<String> = sqlx::query(&format!(
             "UPDATE hub_jobs SET status = 'failed', \
              error = 'its worker stopped before finishing, ' || CAST(attempts AS TEXT) || ' times', {ENDED} \
@@ -391,7 +407,7 @@ impl JobStore {
 
     /// Removes the jobs past their retention; returns how many.
     pub async fn expire(&self) -> Result<u64, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let mut tx = self.pool.begin().await?;
         let removed = sqlx::query("DELETE FROM hub_jobs WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
         // Images of jobs that ended are already gone; this catches any left
@@ -411,7 +427,7 @@ impl JobStore {
     /// Takes one due callback for delivery: the job with its result, its
     /// next try pushed `lease` ahead so no other process sends it meanwhile.
     pub async fn claim_callback(&self, lease: Duration) -> Result<Option<Job>, JobError> {
-        let now = now_ms();
+        let now = self.now().await?;
         let lock = self.skip_locked();
         let row = sqlx::query(&format!(
             "UPDATE hub_jobs SET callback_next = $1, callback_attempts = callback_attempts + 1 \

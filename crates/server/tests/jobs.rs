@@ -10,6 +10,7 @@ mod postgres;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -384,6 +385,44 @@ async fn two_replicas_and_a_worker_share_postgres_and_survive_a_kill() {
         assert!(Instant::now() < deadline, "no {missing:?} in the worker's metrics:\n{metrics}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Debian's libfaketime (`scripts/setup.sh` installs it).
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Leases run on the database's clock: a worker whose own clock is an hour
+/// ahead dies holding a job, and another worker takes the job over once the
+/// 2 s lease has run out, not an hour later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_whose_clock_is_wrong_still_keeps_leases_on_the_databases_time() {
+    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: run scripts/setup.sh");
+    let pg = postgres::Postgres::start();
+    let url = pg.url();
+    let common = ["--jobs-url", url.as_str(), "--cache-mb", "0", "--job-lease-secs", "2", "--workers", "1"];
+    let api = Server::start(&[&common[..], &["--job-workers", "0"]].concat());
+    // Only the process's wall clock is moved; its timers keep real time.
+    let clock_ahead = [("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", "+1h"), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")];
+    let mut ahead = Server::start_worker_with_env(&common, &clock_ahead);
+    ahead.wait_for_log_within("Models loaded", 1, common::LOAD_TIMEOUT);
+    let (_, _, metrics) = ahead.get_text("/metrics", &[]).await;
+    assert!(metrics.contains("ocr_models_loaded"), "the worker runs: {metrics}");
+    api.wait_ready().await;
+
+    let images = (0..12).map(|_| numbered_receipt(7)).collect();
+    let id = job_id(&submit(&api, Submit::images(images)).await);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while call(&api, reqwest::Method::GET, &format!("/v1/jobs/{id}"), None).await.json["status"] != "running" {
+        assert!(Instant::now() < deadline, "the job did not start: {}", ahead.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ahead.kill9();
+
+    let on_time = Server::start_worker(&common);
+    let job = wait_done(&api, None, &id, Duration::from_secs(60)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["attempts"], 2, "{job}");
+    assert_eq!(read_number(&job), "4007", "{job}");
+    assert_eq!(on_time.logs().matches("job ended").count(), 1, "{}", on_time.logs());
 }
 
 /// A callback receiver on a free loopback port: answers 500 to the first

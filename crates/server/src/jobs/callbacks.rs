@@ -81,7 +81,9 @@ async fn deliver(service: &JobService, settings: &Settings, client: &reqwest::Cl
         }
         Err(why) => {
             let backoff = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(16)).min(MAX_BACKOFF);
-            let retry_at = now_ms() + backoff.as_millis() as i64;
+            // On the store's clock, as the job's end and the claims are.
+            let now = service.store.now().await.unwrap_or_else(|_| now_ms());
+            let retry_at = now + backoff.as_millis() as i64;
             let give_up = retry_at > finished_at + settings.callback_window.as_millis() as i64;
             let outcome = if give_up { "failed" } else { "retry" };
             counter!("ocr_job_callbacks_total", "outcome" => outcome).increment(1);

@@ -129,10 +129,11 @@ async fn sweep(service: Arc<JobService>, mut stopped: watch::Receiver<bool>) {
         }
         match store.stats().await {
             Ok(stats) => {
+                let now = store.now().await.unwrap_or_else(|_| hub_jobs::now_ms());
                 for (status, count) in &stats.by_status {
                     gauge!("ocr_jobs", "status" => status.as_str()).set(*count as f64);
                 }
-                let age = stats.oldest_queued_at.map_or(0.0, |t| (hub_jobs::now_ms() - t).max(0) as f64 / 1000.0);
+                let age = stats.oldest_queued_at.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
                 gauge!("ocr_jobs_oldest_queued_seconds").set(age);
                 gauge!("ocr_jobs_stored_bytes").set(stats.stored_bytes as f64);
             }

@@ -112,7 +112,9 @@ async fn run_claim(
     let status = if outcome.is_ok() { "succeeded" } else { "failed" };
     match store.finish(&settings.worker, &claim, outcome).await {
         Ok(true) => {
-            let age = (hub_jobs::now_ms() - claim.created_at).max(0) as f64 / 1000.0;
+            // The store's clock stamped the submission; it times the end too.
+            let now = store.now().await.unwrap_or_else(|_| hub_jobs::now_ms());
+            let age = (now - claim.created_at).max(0) as f64 / 1000.0;
             histogram!("ocr_job_seconds", "status" => status).record(age);
             histogram!("ocr_job_attempts").record(f64::from(claim.attempt));
             counter!("ocr_job_runs_total", "outcome" => status).increment(1);

@@ -86,7 +86,12 @@ impl Server {
     /// Boots `inference-hub worker` (HTTP for probes and metrics only) and
     /// waits for it to start.
     pub fn start_worker(args: &[&str]) -> Self {
-        let server = Self::start_command("worker", args, &[]);
+        Self::start_worker_with_env(args, &[])
+    }
+
+    /// Boots `inference-hub worker` with extra environment variables.
+    pub fn start_worker_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let server = Self::start_command("worker", args, env);
         server.wait_for_log_within("worker started", 1, START_TIMEOUT);
         server
     }
