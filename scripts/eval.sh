@@ -21,7 +21,7 @@ python3 "$scorer" "$data" "$preds" --json "$preds/../report.json"
 # YYYY-MM-DD and the total as a decimal, right, null or wrong.
 echo
 echo "booked values (date_iso, total_amount) against the labels read as a date and an amount:"
-"$root/target/release/examples/score_fields" --data "$data" --ocr "$preds" | grep -E '^  (date_iso|total_amount) '
+"$root/target/release/examples/score_fields" --data "$data" --ocr "$preds" | grep -E '^  (date_iso|total_amount) |^    of them'
 
 # Fields with a merchant directory (`--merchants`): the company and address
 # labels of the TRAIN receipts as the directory, the way an ERP's vendor

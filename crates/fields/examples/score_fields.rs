@@ -152,6 +152,9 @@ fn main() {
 
     // date_iso, total_amount: [right, null, wrong, receipts with a readable label]
     let mut booked = [[0usize; 4]; 2];
+    // Labelled dates whose day could be the month ([right, of]): their
+    // order is the convention's, which the extractor follows too.
+    let mut either_way = [0usize; 2];
     let mut correct = [0usize; 4];
     let mut verbatim = [0usize; 4];
     let mut all4 = 0usize;
@@ -214,6 +217,13 @@ fn main() {
         all4 += usize::from(ok_all);
         n += 1;
         let labelled = [key["date"].as_str().and_then(label_date), key["total"].as_str().and_then(label_amount)];
+        if let Some(iso) = &labelled[0]
+            && iso[5..7].parse::<u32>().is_ok_and(|m| m != iso[8..].parse::<u32>().unwrap_or(0))
+            && iso[8..].parse::<u32>().is_ok_and(|d| d <= 12)
+        {
+            either_way[1] += 1;
+            either_way[0] += usize::from(fv["date_iso"].as_str() == Some(iso.as_str()));
+        }
         for (k, (want, name)) in labelled.iter().zip(["date_iso", "total_amount"]).enumerate() {
             let Some(want) = want else { continue };
             booked[k][3] += 1;
@@ -270,6 +280,12 @@ fn main() {
             share(null),
             share(wrong)
         );
+        if name == "date_iso" {
+            println!(
+                "    of them, dates whose day could be the month (read day first, the country's order): right {}/{}",
+                either_way[0], either_way[1]
+            );
+        }
     }
     println!(
         "  extraction time per receipt: p50 {:.3} ms  p95 {:.3} ms  max {:.3} ms",
@@ -353,8 +369,15 @@ fn label_date(label: &str) -> Option<String> {
     let (numeric, year_first, named) = (&*NUMERIC, &*YEAR_FIRST, &*NAMED);
     let label = label.trim();
     let num = |s: &str| s.parse::<u32>().ok();
-    let (year, month, day) = if let Some(c) = year_first.captures(label).filter(|c| c[1].starts_with("20")) {
-        (num(&c[1])?, num(&c[2])?, num(&c[3])?)
+    let compact = |c: &regex::Captures| -> Option<(u32, u32, u32)> {
+        let (year, month, day) = (num(&c[1])?, num(&c[2])?, num(&c[3])?);
+        (c[1].starts_with("20") && (1..=12).contains(&month)).then_some((year, month, day))
+    };
+    let (year, month, day) = if let Some(ymd) = year_first.captures(label).as_ref().and_then(compact) {
+        ymd
+    } else if label.len() == 8 && label.bytes().all(|b| b.is_ascii_digit()) {
+        // DDMMYYYY
+        (num(&label[4..])?, num(&label[2..4])?, num(&label[..2])?)
     } else if let Some(c) = numeric.captures(label) {
         let (a, b) = (num(&c[1])?, num(&c[2])?);
         let (day, month) = if b > 12 && a <= 12 { (b, a) } else { (a, b) };
@@ -366,7 +389,14 @@ fn label_date(label: &str) -> Option<String> {
         return None;
     };
     let year = if year < 100 { 2000 + year } else { year };
-    ((1..=12).contains(&month) && (1..=31).contains(&day)).then(|| format!("{year:04}-{month:02}-{day:02}"))
+    let days = match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    (1..=days).contains(&day).then(|| format!("{year:04}-{month:02}-{day:02}"))
 }
 
 /// A labelled total as a plain decimal (`RM 1,234.50` -> `1234.50`).

@@ -190,6 +190,9 @@ impl JobStore {
             return Err(JobError::StorageFull { limit_mb: self.limits.max_stored_bytes / (1024 * 1024) });
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
+        // Read before the transaction takes its connection: the clock may
+        // need another one from the pool.
+        let created_at = self.now().await?;
         let mut tx = self.pool.begin().await?;
         // The job row first: on SQLite the transaction takes the write lock
         // with its first statement, so it never has to upgrade a read lock.
@@ -206,7 +209,7 @@ impl JobStore {
         .bind(new.images.len() as i64)
         .bind(size)
         .bind(i64::from(self.limits.max_attempts))
-        .bind(self.now().await?)
+        .bind(created_at)
         .bind(new.callback_url.clone())
         .execute(&mut *tx)
         .await;

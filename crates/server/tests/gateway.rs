@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::kserve::lines_of;
 use common::{Server, assert_error, assert_reads, encode, file_part, png_form, receipt};
 use image::ImageFormat;
+use reqwest::multipart::Form;
 use serde_json::json;
 
 /// Polls the gateway's /ready until 200.
@@ -158,6 +159,7 @@ async fn gateway_returns_the_model_servers_lines_over_v1_and_v2() {
             }
         }
         assert_eq!(results[1]["error"]["code"], "invalid_image", "{}", reply.json);
+        assert_eq!(reply.headers["x-ocr-engine"], "paddle");
         assert!(results[0]["fields"]["total"].is_string(), "{}", reply.json);
         // An engine the model server does not run refuses the whole batch, as the service does.
         assert_error(&gateway.post_form("/v1/ocr/batch?engine=tesseract", batch()).await, 400, "unknown_engine");
@@ -223,6 +225,17 @@ fn read_request(stream: &mut TcpStream) {
     }
 }
 
+/// A model server's refusal with one of the service's codes.
+fn coded(status: &str, code: &str, message: &str) -> &'static str {
+    let body = format!(r#"{{"error":"{message}"}}"#);
+    let text = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nX-Error-Code: {code}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    Box::leak(text.into_boxed_str())
+}
+
 fn answer(status: &str, content_type: &str, body: &str) -> &'static str {
     let text = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -257,6 +270,28 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
     assert!(waited >= Duration::from_secs(1) && waited < Duration::from_secs(10), "answered after {waited:?}");
     assert_eq!(silent.connections(), 1, "a request that reached the upstream must not be retried");
     assert_eq!(slow.get("/ready").await.status, 503);
+    // A batch has the same deadline as a whole, not one per image (16
+    // images, four at a time, would take 4 s one after another).
+    let batch =
+        || (0..16).fold(Form::new(), |f, i| f.part("file", file_part(png.clone(), &format!("{i}.png"), "image/png")));
+    let started = Instant::now();
+    assert_error(&slow.post_form("/v1/ocr/batch", batch()).await, 504, "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(3), "a batch answered after {:?}", started.elapsed());
+
+    // Busy: one image's 429 is that image's; every image's is the batch's,
+    // with Retry-After, as the service answers an overloaded batch.
+    let busy = Stub::start(Some(coded("429 Too Many Requests", "overloaded", "too many requests in flight")));
+    let gateway = Server::start_gateway(&["--upstream", &busy.url]);
+    assert_error(&gateway.post_form("/v1/ocr/receipt", form()).await, 429, "overloaded");
+    let reply = gateway.post_form("/v1/ocr/batch", batch()).await;
+    assert_error(&reply, 429, "overloaded");
+    assert_eq!(reply.headers["retry-after"], "1");
+    // An error reading one image (here every one) stays in its place.
+    let erring = Stub::start(Some(coded("500 Internal Server Error", "internal_error", "internal error")));
+    let gateway = Server::start_gateway(&["--upstream", &erring.url]);
+    let reply = gateway.post_form("/v1/ocr/batch", batch()).await;
+    assert_eq!((reply.status, &reply.json["failed"]), (200, &json!(16)), "{}", reply.json);
+    assert_eq!(reply.json["results"][15]["error"]["code"], "internal_error", "{}", reply.json);
 
     // Failing: a 500 with a body that is not the protocol's becomes 502.
     let failing = Stub::start(Some(answer("500 Internal Server Error", "text/plain", "oops")));
@@ -272,6 +307,7 @@ async fn upstream_down_slow_failing_or_not_ready_gets_clear_json_errors() {
     assert_error(&reply, 503, "upstream_not_ready");
     assert!(reply.json["error"]["message"].as_str().unwrap().contains("warming up"), "{}", reply.json);
     assert_eq!(gateway.get("/ready").await.status, 503);
+    assert_error(&gateway.post_form("/v1/ocr/batch", batch()).await, 503, "upstream_not_ready");
 
     // A real model server whose models failed to load, and which wants an
     // API key: with the key its own 503 and code come back; without, the

@@ -388,24 +388,37 @@ async fn two_replicas_and_a_worker_share_postgres_and_survive_a_kill() {
 }
 
 /// Debian's libfaketime (`scripts/setup.sh` installs it).
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+fn libfaketime() -> String {
+    format!("/usr/lib/{}-linux-gnu/faketime/libfaketime.so.1", std::env::consts::ARCH)
+}
+
+/// Seconds since the Unix epoch of an HTTP `Date` header, by `date(1)`.
+fn http_date_secs(value: &str) -> i64 {
+    let out = std::process::Command::new("date").args(["-u", "-d", value, "+%s"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap_or_else(|_| panic!("not a date: {value}"))
+}
 
 /// Leases run on the database's clock: a worker whose own clock is an hour
 /// ahead dies holding a job, and another worker takes the job over once the
 /// 2 s lease has run out, not an hour later.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_whose_clock_is_wrong_still_keeps_leases_on_the_databases_time() {
-    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: run scripts/setup.sh");
+    let libfaketime = libfaketime();
+    assert!(Path::new(&libfaketime).exists(), "{libfaketime} is missing: run scripts/setup.sh");
     let pg = postgres::Postgres::start();
     let url = pg.url();
     let common = ["--jobs-url", url.as_str(), "--cache-mb", "0", "--job-lease-secs", "2", "--workers", "1"];
     let api = Server::start(&[&common[..], &["--job-workers", "0"]].concat());
     // Only the process's wall clock is moved; its timers keep real time.
-    let clock_ahead = [("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", "+1h"), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")];
+    let clock_ahead =
+        [("LD_PRELOAD", libfaketime.as_str()), ("FAKETIME", "+1h"), ("FAKETIME_DONT_FAKE_MONOTONIC", "1")];
     let mut ahead = Server::start_worker_with_env(&common, &clock_ahead);
     ahead.wait_for_log_within("Models loaded", 1, common::LOAD_TIMEOUT);
-    let (_, _, metrics) = ahead.get_text("/metrics", &[]).await;
-    assert!(metrics.contains("ocr_models_loaded"), "the worker runs: {metrics}");
+    // Its clock really is an hour ahead: its HTTP answers' `Date` says so.
+    let (_, headers, _) = ahead.get_text("/live", &[]).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let skew = http_date_secs(headers["date"].to_str().unwrap()) - now;
+    assert!((3590..=3610).contains(&skew), "the worker's clock is {skew} s off, not an hour ahead");
     api.wait_ready().await;
 
     let images = (0..12).map(|_| numbered_receipt(7)).collect();

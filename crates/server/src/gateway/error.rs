@@ -68,12 +68,21 @@ impl GatewayError {
         }
     }
 
-    /// Whether the error is the whole batch's rather than one image's: the
-    /// model server cannot answer, or the engine asked for does not exist,
-    /// where the service's own batch route refuses the batch too.
+    /// Whether the error is the whole batch's rather than one image's, as
+    /// the service's own batch route has it: the model server cannot be
+    /// reached, answers too late or what the protocol does not allow, is
+    /// not ready, or has no such engine. An image's own failure (bad bytes,
+    /// 429, an error reading it) stays in its place.
     pub fn fails_batch(&self) -> bool {
-        let (status, code, ..) = self.describe();
-        status.is_server_error() || code == "unknown_engine"
+        const WHOLE: [&str; 4] = ["unknown_engine", "models_loading", "engine_not_ready", "models_unavailable"];
+        match self {
+            GatewayError::Local(_) => false,
+            GatewayError::Refused { code, .. } => WHOLE.contains(&code.as_str()),
+            GatewayError::Unavailable(_)
+            | GatewayError::NotReady(_)
+            | GatewayError::Timeout(_)
+            | GatewayError::BadAnswer(_) => true,
+        }
     }
 }
 

@@ -24,8 +24,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use futures_util::StreamExt;
 use futures_util::stream;
+use futures_util::{StreamExt, TryStreamExt};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use tokio::time::timeout;
@@ -46,7 +46,8 @@ use crate::wire::{BATCH_ROUTE, ENGINE_HEADER, OCR_ROUTES};
 const GATEWAY_ROUTE: &str = "/gateway/ocr";
 
 /// A batch's images in flight to the model server at once; it admits or
-/// refuses each (429 for one image), as its own queue allows.
+/// refuses each (429 for one image), as its own queue allows. The whole
+/// batch has `--upstream-timeout-secs`.
 const BATCH_IN_FLIGHT: usize = 4;
 
 struct Gateway {
@@ -128,18 +129,23 @@ async fn recognize(
     // sides' logs of one upload carry the same id.
     let request_id = headers.get(REQUEST_ID).cloned();
     let response = match forward(&gateway, request_id, query, form).await {
-        // The engine that read it, named as the service names it.
         Ok(answer) => {
-            let engine = HeaderValue::from_str(&answer.engine).ok();
-            let mut response = Json(answer).into_response();
-            if let Some(engine) = engine {
-                response.headers_mut().insert(ENGINE_HEADER, engine);
-            }
-            response
+            let engine = answer.engine.clone();
+            with_engine(Some(&engine), Json(answer))
         }
         Err(err) => err.into_response(),
     };
     counted(response)
+}
+
+/// An answer naming the engine that read it in `X-OCR-Engine`, as the service's do.
+fn with_engine(engine: Option<&str>, answer: impl IntoResponse) -> Response {
+    let engine = engine.and_then(|e| HeaderValue::from_str(e).ok());
+    let mut response = answer.into_response();
+    if let Some(engine) = engine {
+        response.headers_mut().insert(ENGINE_HEADER, engine);
+    }
+    response
 }
 
 /// The answer, counted by status.
@@ -192,7 +198,14 @@ async fn recognize_batch(
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let request_id = headers.get(REQUEST_ID).cloned();
-    counted(forward_batch(&gateway, request_id, query, form).await.into_response())
+    let response = match forward_batch(&gateway, request_id, query, form).await {
+        Ok(answer) => {
+            let engine = answer.results.iter().find_map(BatchItem::engine).map(str::to_owned);
+            with_engine(engine.as_deref(), Json(answer))
+        }
+        Err(err) => err.into_response(),
+    };
+    counted(response)
 }
 
 async fn forward_batch(
@@ -200,7 +213,7 @@ async fn forward_batch(
     request_id: Option<HeaderValue>,
     query: Result<Query<OcrQuery>, QueryRejection>,
     form: Result<Multipart, MultipartRejection>,
-) -> Result<Json<BatchResponse>, GatewayError> {
+) -> Result<BatchResponse, GatewayError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidParameter(e.body_text()))?;
     let form = form.map_err(|e| ApiError::BadMultipart(e.body_text()))?;
     let read = read_batch(form, gateway.max_upload_bytes, gateway.max_batch, gateway.max_batch_bytes);
@@ -213,16 +226,26 @@ async fn forward_batch(
             Ok(image) => send(gateway, &image, options, request_id.clone()).await,
             Err(err) => Err(GatewayError::Local(err)),
         };
-        (part.filename, outcome)
+        match outcome {
+            Ok(response) => Ok(BatchItem::Read { filename: part.filename, response }),
+            Err(err) if err.fails_batch() => Err(err),
+            Err(err) => Ok(BatchItem::Failed { filename: part.filename, error: (&err).into() }),
+        }
     });
-    // `buffered` keeps the upload's order.
-    let done: Vec<_> = stream::iter(reads).buffered(BATCH_IN_FLIGHT).collect().await;
-    let mut results = Vec::with_capacity(done.len());
-    for (filename, outcome) in done {
-        results.push(match outcome {
-            Ok(response) => BatchItem::Read { filename, response },
-            Err(err) if err.fails_batch() => return Err(err),
-            Err(err) => BatchItem::Failed { filename, error: (&err).into() },
+    // In the upload's order; an error that fails the batch drops the
+    // requests still in flight, and so does the batch's deadline.
+    let deadline = gateway.upstream.timeout();
+    let results: Vec<BatchItem> = timeout(deadline, stream::iter(reads).buffered(BATCH_IN_FLIGHT).try_collect())
+        .await
+        .map_err(|_| GatewayError::Timeout(deadline.as_secs()))??;
+    // The model server turned every image away: the batch's answer is its 429.
+    let overloaded = |r: &BatchItem| matches!(r, BatchItem::Failed { error, .. } if error.code == "overloaded");
+    if !results.is_empty() && results.iter().all(overloaded) {
+        return Err(GatewayError::Refused {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "overloaded".into(),
+            message: "the model server is busy with other images; retry the batch shortly".into(),
+            retry_after: Some(HeaderValue::from_static("1")),
         });
     }
     let response = BatchResponse::new(results, started.elapsed());
@@ -233,5 +256,5 @@ async fn forward_batch(
         "model server round trips of a batch: {:.1} ms",
         response.processing_time_ms
     );
-    Ok(Json(response))
+    Ok(response)
 }

@@ -88,6 +88,11 @@ impl Upstream {
         )
     }
 
+    /// The longest a request to the model server may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Where images for model `name` go.
     fn infer_url(&self, name: &str) -> String {
         let base = &self.base;

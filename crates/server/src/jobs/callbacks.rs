@@ -82,7 +82,15 @@ async fn deliver(service: &JobService, settings: &Settings, client: &reqwest::Cl
         Err(why) => {
             let backoff = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(16)).min(MAX_BACKOFF);
             // On the store's clock, as the job's end and the claims are.
-            let now = service.store.now().await.unwrap_or_else(|_| now_ms());
+            let now = match service.store.now().await {
+                Ok(now) => now,
+                // The attempt cannot be recorded either; the claim's lease
+                // runs out and the callback is tried again.
+                Err(err) => {
+                    tracing::warn!(job = %id, error = %err, "cannot read the job store's clock");
+                    return;
+                }
+            };
             let retry_at = now + backoff.as_millis() as i64;
             let give_up = retry_at > finished_at + settings.callback_window.as_millis() as i64;
             let outcome = if give_up { "failed" } else { "retry" };

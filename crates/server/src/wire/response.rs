@@ -155,6 +155,16 @@ pub enum BatchItem {
     },
 }
 
+impl BatchItem {
+    /// The engine that read the image; none for one that failed.
+    pub fn engine(&self) -> Option<&str> {
+        match self {
+            BatchItem::Read { response, .. } => Some(&response.engine),
+            BatchItem::Failed { .. } => None,
+        }
+    }
+}
+
 /// The error contract's `error` object, for one image of a batch.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
