@@ -134,6 +134,9 @@ pub struct Claim {
     pub options: String,
     pub images: Vec<Image>,
     pub created_at: i64,
+    /// When it was claimed, on the same clock: its wait in the queue is
+    /// `claimed_at - created_at`.
+    pub claimed_at: i64,
 }
 
 /// The store at a glance, for metrics.

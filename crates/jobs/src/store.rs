@@ -339,6 +339,7 @@ impl JobStore {
             options: row.try_get(2)?,
             images,
             created_at: row.try_get(3)?,
+            claimed_at: now,
         }))
     }
 

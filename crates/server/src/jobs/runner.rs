@@ -81,6 +81,7 @@ async fn run_claim(
     let store = &service.store;
     let span = tracing::info_span!("job", id = %claim.id, attempt = claim.attempt);
     tracing::info!(parent: &span, images = claim.images.len(), "job started");
+    let started = Instant::now();
     let work = read_job(state, &claim);
     tokio::pin!(work);
     let mut heartbeat = tokio::time::interval(settings.lease / 3);
@@ -112,10 +113,9 @@ async fn run_claim(
     let status = if outcome.is_ok() { "succeeded" } else { "failed" };
     match store.finish(&settings.worker, &claim, outcome).await {
         Ok(true) => {
-            // The store's clock stamped the submission; it times the end too.
-            let now = store.now().await.unwrap_or_else(|_| hub_jobs::now_ms());
-            let age = (now - claim.created_at).max(0) as f64 / 1000.0;
-            histogram!("ocr_job_seconds", "status" => status).record(age);
+            // Its wait on the store's clock, then its run on this process's.
+            let waited = (claim.claimed_at - claim.created_at).max(0) as f64 / 1000.0;
+            histogram!("ocr_job_seconds", "status" => status).record(waited + started.elapsed().as_secs_f64());
             histogram!("ocr_job_attempts").record(f64::from(claim.attempt));
             counter!("ocr_job_runs_total", "outcome" => status).increment(1);
             tracing::info!(parent: &span, status, "job ended");
