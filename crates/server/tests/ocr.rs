@@ -126,15 +126,6 @@ async fn batches_over_http_and_parallel_files_on_the_command_line_read_real_rece
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A shop's receipt for the field tests: (text, x, y) on a 1000×500 image.
-const SHOP_RECEIPT: [(&str, i32, i32); 5] = [
-    ("KEDAI MAJU SDN BHD", 40, 40),
-    ("12, JALAN MAJU, 50000 KUALA LUMPUR", 40, 130),
-    ("TEL: 03-1234 5678", 40, 220),
-    ("DATE: 05/03/2018", 40, 310),
-    ("TOTAL RM 12.50", 40, 400),
-];
-
 /// `fields=true` on the real models: a rendered receipt's company, date and
 /// total come back as printed and normalised, each pointing at the line it
 /// came from; the command line's `--fields` says the same.
@@ -142,7 +133,7 @@ const SHOP_RECEIPT: [(&str, i32, i32); 5] = [
 async fn fields_of_a_rendered_receipt_over_http_and_on_the_command_line() {
     let server = Server::start(&[]);
     server.wait_ready().await;
-    let rendered = common::render(1000, 500, &SHOP_RECEIPT);
+    let rendered = common::shop_receipt();
     let png = encode(&rendered.image, ImageFormat::Png);
     let reply = server.post_form("/v1/ocr/receipt", png_form("file", &png).text("fields", "true")).await;
     assert_eq!(reply.status, 200, "{}", reply.json);
@@ -188,7 +179,7 @@ async fn a_merchant_directory_names_a_known_shop() {
         ),
     )
     .unwrap();
-    let png = encode(&common::render(1000, 500, &SHOP_RECEIPT).image, ImageFormat::Png);
+    let png = encode(&common::shop_receipt().image, ImageFormat::Png);
     let file = dir.join("receipt.png");
     std::fs::write(&file, &png).unwrap();
 

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{Server, encode, render};
+use common::{Server, encode};
 use image::ImageFormat;
 use serde_json::{Value, json};
 
@@ -23,15 +23,6 @@ const KEY: &str = "page-test-key";
 /// WebDriver's codes for the Tab and Enter keys.
 const TAB: &str = "\u{e004}";
 const ENTER: &str = "\u{e007}";
-
-/// A receipt whose fields the rules find (the same as tests/ocr.rs reads).
-const RECEIPT: [(&str, i32, i32); 5] = [
-    ("KEDAI MAJU SDN BHD", 40, 40),
-    ("12, JALAN MAJU, 50000 KUALA LUMPUR", 40, 130),
-    ("TEL: 03-1234 5678", 40, 220),
-    ("DATE: 05/03/2018", 40, 310),
-    ("TOTAL RM 12.50", 40, 400),
-];
 
 fn out_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("page");
@@ -43,7 +34,7 @@ fn out_dir() -> PathBuf {
 async fn a_receipt_is_drawn_with_one_box_per_line_its_fields_and_timing() {
     let server = Server::start(&["--api-keys", KEY]);
     server.wait_ready().await;
-    let png = encode(&render(1000, 500, &RECEIPT).image, ImageFormat::Png);
+    let png = encode(&common::shop_receipt().image, ImageFormat::Png);
     let file = out_dir().join("receipt-upload.png");
     std::fs::write(&file, &png).unwrap();
 
@@ -69,7 +60,7 @@ async fn a_receipt_is_drawn_with_one_box_per_line_its_fields_and_timing() {
     assert_eq!(page["error"], Value::Null, "{page}");
     let shown: Value = serde_json::from_str(page["json"].as_str().unwrap()).expect("the page shows the JSON answer");
     let line_count = shown["line_count"].as_u64().expect("line_count");
-    assert!(line_count >= RECEIPT.len() as u64, "{shown}");
+    assert!(line_count >= common::SHOP_RECEIPT.len() as u64, "{shown}");
     assert_eq!(page["boxes"], line_count, "one box drawn per line");
     assert_eq!(page["items"], line_count, "one list item per line");
 

@@ -529,6 +529,21 @@ pub fn encode(image: &RgbImage, format: ImageFormat) -> Vec<u8> {
 }
 
 /// The receipt used across the tests: three lines, well apart vertically.
+/// A shop's receipt whose four fields the rules find (company, address,
+/// date, total): (text, x, y) on a 1000×500 image.
+pub const SHOP_RECEIPT: [(&str, i32, i32); 5] = [
+    ("KEDAI MAJU SDN BHD", 40, 40),
+    ("12, JALAN MAJU, 50000 KUALA LUMPUR", 40, 130),
+    ("TEL: 03-1234 5678", 40, 220),
+    ("DATE: 05/03/2018", 40, 310),
+    ("TOTAL RM 12.50", 40, 400),
+];
+
+/// [`SHOP_RECEIPT`], rendered.
+pub fn shop_receipt() -> Rendered {
+    render(1000, 500, &SHOP_RECEIPT)
+}
+
 pub const RECEIPT_LINES: [(&str, i32, i32); 3] =
     [("TOTAL 12.50", 60, 50), ("CASH 20.00", 60, 170), ("THANK YOU", 60, 290)];
 
