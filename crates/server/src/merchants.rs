@@ -35,9 +35,9 @@ impl Directory {
     /// Reads the directory at `path`; an error names the file and, for a
     /// bad entry, its line.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let stamp = stamp(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))?;
-        let merchants = parse(path, &text)?;
+        let stamp = stamp(path).map_err(|e| anyhow::anyhow!(about(path, e)))?;
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!(about(path, e)))?;
+        let merchants = Merchants::from_jsonl(&text).map_err(|e| anyhow::anyhow!(about(path, e)))?;
         loaded(&merchants);
         Ok(Self { path: path.to_owned(), current: RwLock::new(Arc::new(merchants)), seen: Mutex::new(Some(stamp)) })
     }
@@ -72,7 +72,7 @@ impl Directory {
             Err(e) => {
                 // Gone is a version of its own: reported once.
                 if seen.take().is_some() {
-                    failed(&format!("--merchants {}: {e}", self.path.display()));
+                    failed(&about(&self.path, e));
                 }
                 return;
             }
@@ -84,15 +84,15 @@ impl Directory {
             Ok(text) => text,
             // Not marked as seen: a passing failure (permissions being
             // changed) is tried again at the next look.
-            Err(e) => return failed(&format!("--merchants {}: {e}", self.path.display())),
+            Err(e) => return failed(&about(&self.path, e)),
         };
         *seen = Some(now);
-        match parse(&self.path, &text) {
+        match Merchants::from_jsonl(&text) {
             Ok(merchants) => {
                 loaded(&merchants);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(merchants);
             }
-            Err(e) => failed(&e.to_string()),
+            Err(e) => failed(&about(&self.path, e)),
         }
     }
 }
@@ -104,8 +104,9 @@ fn stamp(path: &Path) -> std::io::Result<Stamp> {
     Ok(Stamp { inode: meta.ino(), changed: (meta.ctime(), meta.ctime_nsec()), len: meta.len() })
 }
 
-fn parse(path: &Path, text: &str) -> anyhow::Result<Merchants> {
-    Merchants::from_jsonl(text).map_err(|e| anyhow::anyhow!("--merchants {}: {e}", path.display()))
+/// An error about the directory's file, naming it as the flag does.
+fn about(path: &Path, err: impl std::fmt::Display) -> String {
+    format!("--merchants {}: {err}", path.display())
 }
 
 fn loaded(merchants: &Merchants) {
